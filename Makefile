@@ -1,0 +1,38 @@
+# litellm-xacct developer commands. Every target makes its own virtualenv from the hashed lock files,
+# so a fresh machine with Python 3.11 and pip needs nothing else.
+PYTHON ?= python3
+VERSIONS ?= newest 1.82.3
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: test test-newest test-1.82.3 demo check lint bench lock clean
+
+test: $(addprefix test-,$(VERSIONS))  ## the full suite on every supported LiteLLM (README's test command)
+
+test-%: .venv-%/.installed
+	.venv-$*/bin/python -m pytest -q $(PYTEST_ARGS)
+
+.venv-%/.installed: requirements/lock-%.txt pyproject.toml
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/lock-$*.txt
+	.venv-$*/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: .venv-newest/.installed  ## offline demo: local AWS stand-in + real proxy + openai client
+	.venv-newest/bin/litellm-xacct demo
+
+check: .venv-newest/.installed  ## lint example_config.yaml
+	.venv-newest/bin/litellm-xacct check example_config.yaml
+
+lint: .venv-newest/.installed
+	.venv-newest/bin/ruff check litellm_xacct tests benchmarks
+	.venv-newest/bin/mypy litellm_xacct
+
+bench: .venv-newest/.installed  ## credential-engine benchmark vs native bedrock/
+	.venv-newest/bin/python benchmarks/credentials.py
+
+lock:  ## re-resolve the hashed lock files (needs uv)
+	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/dev.in requirements/litellm-newest.in -o requirements/lock-newest.txt
+	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/dev.in requirements/litellm-1.82.3.in -o requirements/lock-1.82.3.txt
+
+clean:
+	rm -rf .venv-* .pytest_cache build *.egg-info

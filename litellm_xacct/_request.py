@@ -1,0 +1,81 @@
+"""Where a request's identity fields come from, and refusing the ones a caller tries to supply.
+
+* Through the proxy (``proxy_server_request`` is set): the caller's raw JSON body is checked first;
+  any ``aws_*`` / ``xacct_*`` key at its top level, in ``extra_body`` or in ``metadata`` is refused.
+  Then the identity fields are read from the router's own copy of the deployment (found by
+  ``model_info.id``), never from the merged request params, which some LiteLLM releases let a
+  request override (1.82.3: role and endpoints; 1.108.7: keys and region).
+* In-process (SDK, Router): the caller *is* the operator. Fields are read from ``litellm_params``,
+  and, on releases that don't pass them to custom providers (1.82.3), from
+  ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*`` from ``optional_params``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from ._config import PROVIDER
+from ._errors import CallerFieldError, ConfigError
+
+_PREFIXES = ("aws_", "xacct_")
+
+
+def deployment_label(model: str, litellm_params: Mapping[str, Any]) -> str:
+    """The name errors use for a deployment: its proxy model_name, else the model."""
+    for key in ("metadata", "litellm_metadata"):
+        meta = litellm_params.get(key)
+        if isinstance(meta, Mapping) and meta.get("model_group"):
+            return str(meta["model_group"])
+    return f"{PROVIDER}/{model}"
+
+
+def refuse_caller_fields(label: str, body: Any) -> None:
+    """Raise :class:`CallerFieldError` if a client's request body carries an identity field."""
+    if not isinstance(body, Mapping):
+        return
+    places: list[tuple[str, Any]] = [("the request body", body)]
+    for nested in ("extra_body", "metadata", "litellm_metadata"):
+        if isinstance(body.get(nested), Mapping):
+            places.append((nested, body[nested]))
+    for where, mapping in places:
+        for key in mapping:
+            if isinstance(key, str) and key.lower().startswith(_PREFIXES):
+                raise CallerFieldError(label, key, where)
+
+
+def _pick(mapping: Any) -> dict[str, Any]:
+    if not isinstance(mapping, Mapping):
+        return {}
+    return {k: v for k, v in mapping.items() if isinstance(k, str) and k.startswith(_PREFIXES) and v is not None}
+
+
+def _router_deployment(label: str, litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    model_info = litellm_params.get("model_info") or {}
+    model_id = model_info.get("id") if isinstance(model_info, Mapping) else None
+    proxy = sys.modules.get("litellm.proxy.proxy_server")
+    router = getattr(proxy, "llm_router", None)
+    deployment = router.get_deployment(model_id=str(model_id)) if (router and model_id) else None
+    if deployment is None:
+        # Fail closed: the merged params may carry caller overrides on some LiteLLM releases.
+        raise ConfigError(label, "model_info.id", f"{model_id!r} matches no deployment in the proxy's router",
+                          "serve bedrock-xacct models from the proxy's model_list (or its database)")
+    params = deployment.litellm_params
+    dumped = params.model_dump(exclude_none=True) if hasattr(params, "model_dump") else dict(params)
+    return _pick(dumped)
+
+
+def identity_fields(
+    label: str, litellm_params: Mapping[str, Any], optional_params: Mapping[str, Any], logging_obj: Any
+) -> dict[str, Any]:
+    """The deployment's ``aws_*`` and ``xacct_*`` fields, from the source the module docstring names."""
+    proxy_request = litellm_params.get("proxy_server_request")
+    if isinstance(proxy_request, Mapping):
+        refuse_caller_fields(label, proxy_request.get("body"))
+        return _router_deployment(label, litellm_params)
+    details = getattr(logging_obj, "model_call_details", None) or {}
+    fields = _pick(details.get("litellm_params"))
+    fields.update(_pick(litellm_params))
+    fields.update({k: v for k, v in _pick(optional_params).items() if k.startswith("xacct_")})
+    return fields
