@@ -1,0 +1,210 @@
+"""A realistic local AWS for testing cross-account Bedrock signing offline.
+
+:class:`LocalAWS` runs two loopback servers:
+
+* **STS** -- moto's real STS server (``AssumeRole`` chains, ``AssumeRoleWithWebIdentity``,
+  ``GetCallerIdentity``) behind a middleware that enforces trust (only registered :class:`Role` ARNs,
+  external ids), records every call (:class:`StsCall`) and injects faults;
+* **Bedrock runtime** -- a wire fake that verifies SigV4 the way AWS does, refuses the gateway's own
+  ("central") identity with the Anthropic use-case error, records who signed each call
+  (:class:`BedrockCall`) and answers deterministically with the signer's identity in the reply text.
+
+Example::
+
+    from litellm_xacct.testing import LocalAWS, Role
+
+    with LocalAWS(roles=[Role("arn:aws:iam::111111111111:role/dept-a")]) as aws:
+        sts = boto3.client("sts", endpoint_url=aws.sts_endpoint, region_name=aws.region,
+                           aws_access_key_id=aws.central.access_key_id,
+                           aws_secret_access_key=aws.central.secret_access_key)
+        ...
+        assert [c.account for c in aws.bedrock_calls()] == ["111111111111"]
+
+From a shell: ``python -m litellm_xacct.testing --role ARN[=EXTERNAL_ID]`` prints the endpoints and
+central keys as one JSON line, then serves until SIGTERM/SIGINT.
+
+Importing this package starts nothing and does not import moto.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import TracebackType
+
+from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._sts import (
+    CENTRAL_ACCOUNT,
+    Fault,
+    Identities,
+    Role,
+    StaticIdentity,
+    StsCall,
+    StsService,
+    default_sts_message,
+)
+
+__all__ = ["CENTRAL_ACCOUNT", "BedrockCall", "LocalAWS", "Role", "StaticIdentity", "StsCall"]
+
+
+class LocalAWS:
+    """STS + Bedrock runtime on 127.0.0.1 (free ports), sharing one set of identities.
+
+    Start with :meth:`start` (and :meth:`stop`), or use as a context manager. Each instance has its own
+    central keys, role registry, call logs and faults; its Bedrock fake accepts only the central keys and
+    credentials issued by its own STS. (moto's backend state is process-global, so issued keys also exist
+    in moto's global backend; that is harmless.)
+
+    Fault and delay settings are thread-safe and take effect on the next request.
+    """
+
+    def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
+                 central: StaticIdentity | None = None, sts_port: int = 0, bedrock_port: int = 0) -> None:
+        self._region = region
+        self._identities = Identities(central or StaticIdentity.generate())
+        self._sts = StsService(self._identities, roles, port=sts_port)
+        self._bedrock = BedrockService(self._identities, port=bedrock_port)
+        self._started = False
+
+    def __repr__(self) -> str:
+        state = f"sts={self._sts.endpoint}, bedrock={self._bedrock.endpoint}" if self._started else "stopped"
+        return f"LocalAWS(region={self._region!r}, {state}, roles={len(self._sts.roles())})"
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> LocalAWS:
+        """Start both servers (returns self). Raises RuntimeError if already started."""
+        if self._started:
+            raise RuntimeError("LocalAWS is already started")
+        self._sts.start()
+        try:
+            self._bedrock.start()
+        except BaseException:
+            self._sts.stop()
+            raise
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop both servers, close their open connections and join their threads. Idempotent."""
+        self._bedrock.stop()
+        self._sts.stop()
+        self._started = False
+
+    def __enter__(self) -> LocalAWS:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- where and who -------------------------------------------------------------------------------
+
+    @property
+    def sts_endpoint(self) -> str:
+        """``http://127.0.0.1:<port>`` of the STS server (requires :meth:`start`)."""
+        return self._sts.endpoint
+
+    @property
+    def bedrock_endpoint(self) -> str:
+        """``http://127.0.0.1:<port>`` of the Bedrock runtime fake (requires :meth:`start`)."""
+        return self._bedrock.endpoint
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def central(self) -> StaticIdentity:
+        """The gateway's own long-lived keys (account :data:`CENTRAL_ACCOUNT`); Bedrock refuses them."""
+        return self._identities.central
+
+    def central_env(self) -> dict[str, str]:
+        """Environment variables that make an AWS SDK use the central keys (for a subprocess / monkeypatch)."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.central.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.central.secret_access_key,
+            "AWS_DEFAULT_REGION": self._region,
+        }
+
+    # -- roles and logs ------------------------------------------------------------------------------
+
+    def add_role(self, role: Role) -> None:
+        """Let callers assume ``role`` from now on (replaces a registered role with the same ARN)."""
+        self._sts.add_role(role)
+
+    @property
+    def roles(self) -> list[Role]:
+        """The registered roles."""
+        return self._sts.roles()
+
+    def sts_calls(self, action: str | None = None) -> list[StsCall]:
+        """A snapshot of the STS calls received so far, optionally only those of one ``action``."""
+        return self._sts.calls(action)
+
+    def bedrock_calls(self) -> list[BedrockCall]:
+        """A snapshot of the Bedrock model calls received so far (refused ones included)."""
+        return self._bedrock.calls()
+
+    def reset(self) -> None:
+        """Clear both call logs and all faults and delays. Issued credentials stay valid."""
+        self._sts.clear_calls()
+        self._bedrock.clear_calls()
+        self.clear_faults()
+
+    # -- fault injection -----------------------------------------------------------------------------
+
+    @property
+    def sts_delay(self) -> float:
+        """Seconds added before STS answers each call (0 by default)."""
+        return self._sts.delay
+
+    @sts_delay.setter
+    def sts_delay(self, seconds: float) -> None:
+        self._sts.delay = float(seconds)
+
+    @property
+    def bedrock_delay(self) -> float:
+        """Seconds added before Bedrock answers each call (0 by default)."""
+        return self._bedrock.delay
+
+    @bedrock_delay.setter
+    def bedrock_delay(self, seconds: float) -> None:
+        self._bedrock.delay = float(seconds)
+
+    @property
+    def credential_lifetime(self) -> int | None:
+        """If set, every ``AssumeRole*`` is issued with this ``DurationSeconds`` whatever the client asked.
+
+        The request is rewritten before moto sees it; :meth:`sts_calls` keeps the original parameters.
+        AWS's 900-second minimum is not enforced, so short values (even 0: already expired) work.
+        """
+        return self._sts.credential_lifetime
+
+    @credential_lifetime.setter
+    def credential_lifetime(self, seconds: int | None) -> None:
+        self._sts.credential_lifetime = None if seconds is None else int(seconds)
+
+    def fail_sts(self, code: str = "Throttling", status: int = 400, count: int | None = None,
+                 message: str | None = None) -> None:
+        """Make the next ``count`` STS calls (None: until :meth:`clear_faults`) fail with this AWS error.
+
+        Real codes: ``Throttling`` (400), ``InternalFailure`` (500), ``ServiceUnavailable`` (503).
+        Note botocore retries these by default; pass ``Config(retries={"total_max_attempts": 1})`` to see one.
+        """
+        self._sts.faults.set(Fault(code, status, message or default_sts_message(code)), count)
+
+    def fail_bedrock(self, code: str = "ExpiredTokenException", status: int = 403, count: int | None = 1,
+                     message: str | None = None) -> None:
+        """Make the next ``count`` Bedrock calls (None: until :meth:`clear_faults`) fail with this error.
+
+        Applied after signature verification, so the call log still shows who signed the failed call.
+        """
+        self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
+
+    def clear_faults(self) -> None:
+        """Remove injected failures, delays and the credential-lifetime override."""
+        self._sts.faults.clear()
+        self._bedrock.faults.clear()
+        self._sts.delay = 0.0
+        self._bedrock.delay = 0.0
+        self._sts.credential_lifetime = None

@@ -1,0 +1,707 @@
+"""Bedrock runtime on loopback: verifies SigV4 like AWS does and answers with who signed the request.
+
+Routes (POST): ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke``,
+``/invoke-with-response-stream``; plus ``GET /_xacct/calls`` (the call log as JSON, for other
+processes) and ``GET /_xacct/health``.
+
+Every model call is verified (key known, session token present and signed, unexpired, clock skew within
+5 minutes, signature recomputed with botocore over the headers the client signed), then recorded as a
+:class:`BedrockCall`. The central (gateway) identity is refused with the ``AccessDeniedException`` of
+the motivating bug report. Answers are deterministic and name the signer in the reply text.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
+from botocore.credentials import Credentials
+
+from ._eventstream import encode_event
+from ._sts import (
+    CENTRAL_ACCOUNT,
+    Fault,
+    FaultPlan,
+    Identities,
+    Identity,
+    IssuedCredential,
+    LoopbackServerMixin,
+    StaticIdentity,
+    serve_in_thread,
+    stop_server,
+)
+
+CENTRAL_REFUSAL = (
+    "Model use case details have not been submitted for this account. Fill out the Anthropic use case "
+    "details form before using the model. If you have already filled out the form, try again in 15 minutes."
+)
+_INVALID_TOKEN = "The security token included in the request is invalid."
+_EXPIRED_TOKEN = "The security token included in the request is expired"
+_BAD_SIGNATURE = (
+    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
+    "Access Key and signing method. Consult the service documentation for details."
+)
+_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+_MAX_SKEW = datetime.timedelta(minutes=5)
+_OPERATIONS = {
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+    "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+}
+# greedy model group: tolerates clients that leave the "/" of an inference-profile ARN unencoded
+_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<op>" + "|".join(map(re.escape, _OPERATIONS)) + r")$")
+_AUTH = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/"
+    r"(?P<service>[^/,\s]+)/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;\-]+),\s*"
+    r"Signature=(?P<signature>[0-9a-f]{64})\s*$"
+)
+_BEDROCK_DEFAULT_MESSAGES = {
+    "ExpiredTokenException": _EXPIRED_TOKEN,
+    "ThrottlingException": "Too many requests, please wait before trying again.",
+    "ServiceUnavailableException": "Bedrock is unable to process your request.",
+    "ModelNotReadyException": "Model is not ready for inference. Wait and try your request again.",
+    "InternalServerException": "The server encountered an internal error.",
+    "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+}
+
+
+def default_bedrock_message(code: str) -> str:
+    return _BEDROCK_DEFAULT_MESSAGES.get(code, f"Injected {code} fault")
+
+
+@dataclass(frozen=True)
+class BedrockCall:
+    """One model call the Bedrock stand-in received, refused ones included.
+
+    ``account`` / ``principal_arn`` / ``role_arn`` / ``session_name`` describe the owner of the signing
+    key whenever the key is known (even if the call was then refused); the central identity has
+    ``account == CENTRAL_ACCOUNT`` and no role. ``region`` comes from the credential scope, ``model_id``
+    is URL-decoded, ``body`` is the parsed JSON request body (None if absent or not JSON). ``headers``
+    are the received headers, left out of the repr and of :meth:`to_dict` (they carry the session token).
+    """
+
+    operation: str
+    model_id: str
+    access_key_id: str | None
+    account: str | None
+    principal_arn: str | None
+    role_arn: str | None
+    session_name: str | None
+    region: str | None
+    status: int
+    error_code: str | None
+    body: dict[str, Any] | None
+    headers: dict[str, str] = field(repr=False)
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, without ``headers`` (what ``GET /_xacct/calls`` serves)."""
+        data = asdict(self)
+        del data["headers"]
+        return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# SigV4 verification
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Auth:
+    """Outcome of verifying one request; ``error`` is None when the signature holds."""
+
+    access_key_id: str | None = None
+    region: str | None = None
+    identity: Identity | None = None
+    error: Fault | None = None
+
+
+class _SignedHeadersSigV4(SigV4Auth):
+    """botocore's SigV4 over exactly the headers the client listed in SignedHeaders, as AWS computes it."""
+
+    def __init__(self, credentials: Credentials, region: str, signed: list[tuple[str, str]]) -> None:
+        super().__init__(credentials, "bedrock", region)
+        self._signed = signed
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        headers = HTTPHeaders()
+        for name, value in self._signed:
+            headers[name] = value  # Message.__setitem__ appends: repeated headers keep their order
+        return headers
+
+
+def _denied(auth: _Auth, code: str, message: str, status: int = 403) -> _Auth:
+    auth.error = Fault(code, status, message)
+    return auth
+
+
+def verify_sigv4(identities: Identities, method: str, path: str, headers: Message, body: bytes,
+                 now: datetime.datetime | None = None) -> _Auth:
+    """Check a request's ``Authorization`` the way AWS does; see the module docstring for the order."""
+    auth = _Auth()
+    header = headers.get("Authorization")
+    if not header:
+        return _denied(auth, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    key_match = re.search(r"Credential=([^/,\s]+)/", header)
+    auth.access_key_id = key_match.group(1) if key_match else None
+    parsed = _AUTH.match(header)
+    if parsed is None:
+        return _denied(auth, "IncompleteSignatureException",
+                       "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
+                       f"parameters of the AWS4-HMAC-SHA256 scheme. Authorization={header.split(' ')[0]}")
+    auth.region = parsed["region"]
+    if parsed["service"] != "bedrock":
+        return _denied(auth, "InvalidSignatureException", "Credential should be scoped to correct service: "
+                       "'bedrock'. ")
+    amz_date = headers.get("X-Amz-Date")
+    if not amz_date:
+        return _denied(auth, "IncompleteSignatureException",
+                       "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+    auth.identity = identity = identities.lookup(auth.access_key_id)
+    if identity is None:
+        return _denied(auth, "UnrecognizedClientException", _INVALID_TOKEN)
+    signed_names = parsed["signed"].split(";")
+    token: str | None = None
+    if isinstance(identity, IssuedCredential):
+        token = headers.get("X-Amz-Security-Token")
+        if (token is None or "x-amz-security-token" not in signed_names
+                or not hmac.compare_digest(token.encode(), identity.session_token.encode())):
+            return _denied(auth, "UnrecognizedClientException", _INVALID_TOKEN)
+        if identity.expired():
+            return _denied(auth, "ExpiredTokenException", _EXPIRED_TOKEN)
+    skew = _clock_skew_error(amz_date, now or datetime.datetime.now(datetime.timezone.utc))
+    if skew is not None:
+        return _denied(auth, "InvalidSignatureException", skew)
+    sent_hash = headers.get("X-Amz-Content-SHA256")
+    if sent_hash and sent_hash != "UNSIGNED-PAYLOAD" and sent_hash != hashlib.sha256(body).hexdigest():
+        return _denied(auth, "InvalidSignatureException",
+                       "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    expected = _expected_signature(identity, token, parsed["region"], method, path, headers,
+                                   signed_names, amz_date, body)
+    if not hmac.compare_digest(expected, parsed["signature"]):
+        return _denied(auth, "InvalidSignatureException", _BAD_SIGNATURE)
+    return auth
+
+
+def _expected_signature(identity: Identity, token: str | None, region: str, method: str, path: str,
+                        headers: Message, signed_names: list[str], amz_date: str, body: bytes) -> str:
+    signed = [(name, value) for name in signed_names for value in (headers.get_all(name) or [])]
+    host = headers.get("Host", "")
+    # botocore quotes the path again when signing (non-S3), so the raw received path is the right input
+    request = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers=dict(signed))
+    request.context["timestamp"] = amz_date
+    signer = _SignedHeadersSigV4(Credentials(identity.access_key_id, identity.secret_access_key, token),
+                                 region, signed)
+    canonical = signer.canonical_request(request)
+    return str(signer.signature(signer.string_to_sign(request, canonical), request))
+
+
+def _clock_skew_error(amz_date: str, now: datetime.datetime) -> str | None:
+    try:
+        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+    fmt = "%Y%m%dT%H%M%SZ"
+    if signed_at < now - _MAX_SKEW:
+        return (f"Signature expired: {amz_date} is now earlier than {(now - _MAX_SKEW).strftime(fmt)} "
+                f"({now.strftime(fmt)} - 5 min.)")
+    if signed_at > now + _MAX_SKEW:
+        return (f"Signature not yet current: {amz_date} is still later than "
+                f"{(now + _MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Deterministic answers
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    """A request the real service would answer with 400 ValidationException."""
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """What the fake model "says", independent of the wire format it is rendered in."""
+
+    text: str
+    account: str
+    input_tokens: int
+    reasoning: bool = False
+    tool_name: str | None = None
+    cached: bool = False
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def tool_input(self) -> dict[str, str]:
+        return {"signer": self.account}
+
+    def text_chunks(self) -> list[str]:
+        """The text in three non-empty pieces that concatenate back to it (for streaming deltas)."""
+        words = self.text.split(" ")
+        a, b = max(1, len(words) // 3), max(2, 2 * len(words) // 3)
+        return [" ".join(words[:a]), " " + " ".join(words[a:b]), " " + " ".join(words[b:])]
+
+
+REASONING_TEXT = "Thinking about who signed."
+REASONING_SIGNATURE = "sig-xacct"
+TOOL_USE_ID = "tooluse_xacct1"
+
+
+def _reply_text(identity: Identity) -> str:
+    if isinstance(identity, IssuedCredential):
+        return (f"Hello from account {identity.account} as {identity.principal_arn} "
+                f"(session {identity.session_name}).")
+    return f"Hello from account {identity.account} as {identity.arn}."
+
+
+def _words(texts: Iterable[Any]) -> int:
+    return max(1, sum(len(t.split()) for t in texts if isinstance(t, str)))
+
+
+def _blocks(value: Any) -> list[dict[str, Any]]:
+    return [b for b in value if isinstance(b, dict)] if isinstance(value, list) else []
+
+
+def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _Invalid("A conversation must start with a user message. Try again with a conversation that "
+                       "starts with a user message.")
+    blocks = [b for m in messages if isinstance(m, dict) for b in _blocks(m.get("content"))]
+    system = _blocks(body.get("system"))
+    tool_config = body.get("toolConfig") if isinstance(body.get("toolConfig"), dict) else {}
+    tools = _blocks(tool_config.get("tools"))
+    extra = body.get("additionalModelRequestFields")
+    specs = [t["toolSpec"] for t in tools if isinstance(t.get("toolSpec"), dict)]
+    return _Reply(
+        text=_reply_text(identity),
+        account=identity.account,
+        input_tokens=_words(b.get("text") for b in blocks + system),
+        reasoning=isinstance(extra, dict) and ("thinking" in extra or "reasoning_config" in extra),
+        tool_name=str(specs[0].get("name", "tool")) if specs else None,
+        cached=any("cachePoint" in b for b in blocks + system + tools),
+    )
+
+
+def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _Invalid("messages: field required")
+    texts: list[Any] = []
+    blocks: list[dict[str, Any]] = []
+    for part in [m.get("content") for m in messages if isinstance(m, dict)] + [body.get("system")]:
+        if isinstance(part, str):
+            texts.append(part)
+        blocks += [b for b in _blocks(part) if b.get("type") == "text"]
+    tools = _blocks(body.get("tools"))
+    thinking = body.get("thinking")
+    return _Reply(
+        text=_reply_text(identity),
+        account=identity.account,
+        input_tokens=_words(texts + [b.get("text") for b in blocks]),
+        reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
+        tool_name=str(tools[0].get("name", "tool")) if tools else None,
+        cached=any("cache_control" in b for b in blocks + tools),
+    )
+
+
+def _converse_usage(reply: _Reply) -> dict[str, int]:
+    usage = {"inputTokens": reply.input_tokens, "outputTokens": reply.output_tokens,
+             "totalTokens": reply.input_tokens + reply.output_tokens}
+    if reply.cached:
+        usage.update(cacheReadInputTokens=7, cacheWriteInputTokens=0)
+    return usage
+
+
+def converse_body(reply: _Reply) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.reasoning:
+        content.append({"reasoningContent": {"reasoningText": {"text": REASONING_TEXT,
+                                                               "signature": REASONING_SIGNATURE}}})
+    content.append({"text": reply.text})
+    if reply.tool_name:
+        content.append({"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name,
+                                    "input": reply.tool_input}})
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": "tool_use" if reply.tool_name else "end_turn",
+        "usage": _converse_usage(reply),
+        "metrics": {"latencyMs": 1},
+    }
+
+
+def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
+    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+    index = 0
+    if reply.reasoning:
+        events += [
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": REASONING_TEXT}}}),
+            ("contentBlockDelta", {"contentBlockIndex": 0,
+                                   "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}}),
+            ("contentBlockStop", {"contentBlockIndex": 0}),
+        ]
+        index = 1
+    events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
+               for chunk in reply.text_chunks()]
+    events.append(("contentBlockStop", {"contentBlockIndex": index}))
+    if reply.tool_name:
+        index += 1
+        partial = json.dumps(reply.tool_input)
+        half = len(partial) // 2
+        events += [
+            ("contentBlockStart", {"contentBlockIndex": index,
+                                   "start": {"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}}}),
+            ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": partial[:half]}}}),
+            ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": partial[half:]}}}),
+            ("contentBlockStop", {"contentBlockIndex": index}),
+        ]
+    events += [
+        ("messageStop", {"stopReason": "tool_use" if reply.tool_name else "end_turn"}),
+        ("metadata", {"usage": _converse_usage(reply), "metrics": {"latencyMs": 1}}),
+    ]
+    return events
+
+
+def _anthropic_usage(reply: _Reply) -> dict[str, int]:
+    usage = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
+    if reply.cached:
+        usage.update(cache_read_input_tokens=7, cache_creation_input_tokens=0)
+    return usage
+
+
+def anthropic_body(reply: _Reply) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.reasoning:
+        content.append({"type": "thinking", "thinking": REASONING_TEXT, "signature": REASONING_SIGNATURE})
+    content.append({"type": "text", "text": reply.text})
+    if reply.tool_name:
+        content.append({"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name,
+                        "input": reply.tool_input})
+    return {
+        "id": "msg_xacct", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
+        "content": content, "stop_reason": "tool_use" if reply.tool_name else "end_turn",
+        "stop_sequence": None, "usage": _anthropic_usage(reply),
+    }
+
+
+def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
+    start = anthropic_body(reply) | {"content": [], "stop_reason": None}
+    start["usage"] = dict(_anthropic_usage(reply), output_tokens=1)
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    index = 0
+    if reply.reasoning:
+        events += [
+            {"type": "content_block_start", "index": 0,
+             "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": REASONING_TEXT}},
+            {"type": "content_block_delta", "index": 0,
+             "delta": {"type": "signature_delta", "signature": REASONING_SIGNATURE}},
+            {"type": "content_block_stop", "index": 0},
+        ]
+        index = 1
+    events.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+    events += [{"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
+               for chunk in reply.text_chunks()]
+    events.append({"type": "content_block_stop", "index": index})
+    if reply.tool_name:
+        index += 1
+        partial = json.dumps(reply.tool_input)
+        half = len(partial) // 2
+        events += [
+            {"type": "content_block_start", "index": index,
+             "content_block": {"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name, "input": {}}},
+            {"type": "content_block_delta", "index": index,
+             "delta": {"type": "input_json_delta", "partial_json": partial[:half]}},
+            {"type": "content_block_delta", "index": index,
+             "delta": {"type": "input_json_delta", "partial_json": partial[half:]}},
+            {"type": "content_block_stop", "index": index},
+        ]
+    events += [
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use" if reply.tool_name else "end_turn",
+                                            "stop_sequence": None},
+         "usage": {"output_tokens": reply.output_tokens}},
+        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": reply.input_tokens, "outputTokenCount": reply.output_tokens,
+            "invocationLatency": 1, "firstByteLatency": 1}},
+    ]
+    return events
+
+
+def titan_embedding_body(body: dict[str, Any]) -> dict[str, Any]:
+    text = body.get("inputText")
+    if not isinstance(text, str):
+        raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your input "
+                       "and try again.")
+    digest = hashlib.sha256(text.encode()).digest()
+    return {"embedding": [round(b / 127.5 - 1.0, 6) for b in digest[:8]],
+            "inputTextTokenCount": _words([text])}
+
+
+def _invoke_kind(model_id: str, body: dict[str, Any]) -> str | None:
+    """"anthropic" / "titan-embed" from the model id, else from the body shape (inference-profile ARNs)."""
+    if "anthropic" in model_id:
+        return "anthropic"
+    if "titan-embed" in model_id:
+        return "titan-embed"
+    if model_id.startswith("arn:"):
+        if "anthropic_version" in body:
+            return "anthropic"
+        if "inputText" in body:
+            return "titan-embed"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# HTTP server
+# ---------------------------------------------------------------------------------------------------
+
+
+_Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]  # stream frames, or JSON body + headers
+
+
+class _Server(LoopbackServerMixin, ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 512
+    allow_reuse_address = True
+    service: BedrockService
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a fresh TCP connection per call would dominate timings
+    timeout = 120  # idle keep-alive connections close eventually
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # silence the per-request stderr line
+
+    # -- dispatch ------------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/_xacct/health":
+            self._send_json(200, {"status": "ok"})
+        elif path == "/_xacct/calls":
+            self._send_json(200, [c.to_dict() for c in self.server.service.calls()])
+        else:
+            self._send_error(404, "UnknownOperationException", "Unknown operation")
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        raw_path = self.path.split("?", 1)[0]
+        route = _ROUTE.match(raw_path)
+        if route is None:
+            self._send_error(404, "UnknownOperationException", "Unknown operation")
+            return
+        self.server.service.handle(self, _OPERATIONS[route["op"]], unquote(route["model"]), body)
+
+    # -- wire helpers --------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            self._send_error(400, "ValidationException", "Invalid Content-Length")
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send_head(self, status: int, content_type: str, extra: dict[str, str], length: int | None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _send_json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self._send_head(status, "application/json", extra or {}, len(data))
+        self.wfile.write(data)
+
+    def _send_error(self, status: int, code: str, message: str) -> None:
+        self._send_json(status, {"message": message}, {"x-amzn-ErrorType": code + _ERROR_TYPE_SUFFIX})
+
+    def _send_stream(self, frames: list[bytes], extra: dict[str, str]) -> None:
+        self._send_head(200, "application/vnd.amazon.eventstream", extra, None)
+        try:
+            for frame in frames:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))  # one chunk per frame
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # client went away mid-stream
+
+
+class BedrockService:
+    """The Bedrock runtime fake: call log, faults, delay, and the HTTP server's lifecycle."""
+
+    def __init__(self, identities: Identities, port: int = 0) -> None:
+        self.identities = identities
+        self.delay = 0.0
+        self.faults = FaultPlan()
+        self._port = port
+        self._calls: list[BedrockCall] = []
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalAWS is not started: call start() or use it as a context manager")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server.service = self
+        self._thread = serve_in_thread(self._server, "xacct-bedrock")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            stop_server(self._server, self._thread)
+        self._server, self._thread = None, None
+
+    def calls(self) -> list[BedrockCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    # -- one model call ------------------------------------------------------------------------------
+
+    def handle(self, handler: _Handler, operation: str, model_id: str, raw_body: bytes) -> None:
+        """Verify, record and answer one model call (called on the connection's handler thread)."""
+        arrived = time.time()
+        auth = verify_sigv4(self.identities, handler.command, handler.path, handler.headers, raw_body)
+        identity = auth.identity
+        error = auth.error
+        if error is None and isinstance(identity, StaticIdentity):
+            error = Fault("AccessDeniedException", 403, CENTRAL_REFUSAL)  # the gateway's own account
+        if error is None:
+            error = self.faults.take()  # after verification, so the log still names the signer
+        if self.delay:
+            time.sleep(self.delay)
+        body = _parse_json(raw_body)
+        answer: _Answer | Fault = error or self._answer(operation, model_id, body, identity)
+        issued = identity if isinstance(identity, IssuedCredential) else None
+        self._record(BedrockCall(
+            operation=operation,
+            model_id=model_id,
+            access_key_id=auth.access_key_id,
+            account=identity.account if identity else None,
+            principal_arn=_principal(identity),
+            role_arn=issued.role_arn if issued else None,
+            session_name=issued.session_name if issued else None,
+            region=auth.region,
+            status=answer.status if isinstance(answer, Fault) else 200,
+            error_code=answer.code if isinstance(answer, Fault) else None,
+            body=body,
+            headers=dict(handler.headers.items()),
+            at=arrived,
+        ))  # recorded before answering, so a client that has its reply also sees the log entry
+        if isinstance(answer, Fault):
+            handler._send_error(answer.status, answer.code, answer.message)
+            return
+        extra = {"x-xacct-account": identity.account if identity else "", "x-xacct-principal": _principal(identity) or ""}
+        if isinstance(answer, list):
+            handler._send_stream(answer, extra)
+        else:
+            payload, more = answer
+            handler._send_json(200, payload, {**extra, **more})
+
+    def _answer(self, operation: str, model_id: str, body: dict[str, Any] | None,
+                identity: Identity | None) -> _Answer | Fault:
+        """The 200 answer (event-stream frames, or JSON payload + extra headers), or a ValidationException."""
+        assert identity is not None  # verification passed, so the signer is known
+        try:
+            if body is None:
+                raise _Invalid("Malformed input request, please reformat your input and try again.")
+            if operation == "Converse":
+                return converse_body(_converse_reply(body, identity)), {}
+            if operation == "ConverseStream":
+                events = converse_stream_events(_converse_reply(body, identity))
+                return [encode_event(name, payload) for name, payload in events]
+            kind = _invoke_kind(model_id, body)
+            if kind == "titan-embed" and operation == "InvokeModel":
+                result = titan_embedding_body(body)
+                return result, _invocation_headers(result["inputTextTokenCount"], 0)
+            if kind != "anthropic":
+                raise _Invalid("The provided model identifier is invalid.")
+            reply = _anthropic_reply(body, identity)
+            if operation == "InvokeModel":
+                return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
+            return [encode_event("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
+                    for e in anthropic_stream_events(reply)]
+        except _Invalid as invalid:
+            return Fault("ValidationException", 400, str(invalid))
+
+    def _record(self, call: BedrockCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+
+def _principal(identity: Identity | None) -> str | None:
+    if isinstance(identity, IssuedCredential):
+        return identity.principal_arn
+    return identity.arn if identity else None
+
+
+def _invocation_headers(input_tokens: int, output_tokens: int) -> dict[str, str]:
+    # InvokeModel reports usage in headers too; some clients read them
+    return {"X-Amzn-Bedrock-Input-Token-Count": str(input_tokens),
+            "X-Amzn-Bedrock-Output-Token-Count": str(output_tokens),
+            "X-Amzn-Bedrock-Invocation-Latency": "1"}
+
+
+def _parse_json(raw: bytes) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+__all__ = ["CENTRAL_ACCOUNT", "CENTRAL_REFUSAL", "BedrockCall", "BedrockService", "verify_sigv4"]
