@@ -8,8 +8,11 @@ provider ``bedrock``) turns Bedrock errors into the same exceptions native ``bed
 
 from __future__ import annotations
 
+import inspect
 import json
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -111,6 +114,9 @@ class StreamFixer:
         self.held: Any = None
 
     def feed(self, chunk: Any) -> list[Any]:
+        if isinstance(chunk, dict):  # a GenericStreamingChunk (older decoders emit one per messageStart)
+            keep = chunk.get("text") or chunk.get("tool_use") or chunk.get("is_finished") or chunk.get("usage")
+            return [chunk] if keep else []
         choice = chunk.choices[0] if getattr(chunk, "choices", None) else None
         usage = getattr(chunk, "usage", None)
         if choice is not None and choice.finish_reason and not _has_content(choice.delta):
@@ -148,19 +154,71 @@ def _without_usage(chunk: Any) -> Any:
     return copy
 
 
+@lru_cache(maxsize=1)
+def wrapper_takes_model_response_stream() -> bool:
+    """Whether this LiteLLM's stream wrapper accepts ``ModelResponseStream`` chunks from a custom
+    provider (1.108.7 does; 1.82.3 only reads ``GenericStreamingChunk`` dicts from custom providers)."""
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+
+    source = inspect.getsource(CustomStreamWrapper)
+    return re.search(r"isinstance\(chunk, ModelResponseStream\)\s*and self\.custom_llm_provider[^\n]*\n"
+                     r"(?:[^\n]*\n)?[^\n]*_custom_providers", source) is not None
+
+
+def to_generic_chunks(chunk: Any) -> list[dict[str, Any]]:
+    """A ``ModelResponseStream`` as ``GenericStreamingChunk`` dicts (one tool call each), for LiteLLM
+    releases whose custom-provider stream path reads only those. Reasoning text has no field there:
+    it travels in ``provider_specific_fields`` (set on the chunk, not its delta)."""
+    choice = chunk.choices[0] if chunk.choices else None
+    delta = choice.delta if choice is not None else None
+    finish = (choice.finish_reason if choice is not None else None) or ""
+    usage = getattr(chunk, "usage", None)
+    base: dict[str, Any] = {"text": (delta.content if delta is not None else None) or "", "tool_use": None,
+                            "is_finished": bool(finish), "finish_reason": finish, "index": 0,
+                            "usage": _usage_dict(usage) if usage is not None else None}
+    reasoning = getattr(delta, "reasoning_content", None) if delta is not None else None
+    if reasoning:
+        base["provider_specific_fields"] = {"reasoning_content": reasoning}
+    tools = list(getattr(delta, "tool_calls", None) or []) if delta is not None else []
+    if not tools:
+        return [base]
+    out = []
+    for i, tool in enumerate(tools):
+        item = dict(base) if i == len(tools) - 1 else {**base, "is_finished": False, "finish_reason": "",
+                                                      "usage": None}
+        if i:
+            item["text"] = ""
+        fn = tool.function
+        item["tool_use"] = {"id": tool.id, "type": "function", "index": tool.index or 0,
+                            "function": {"name": fn.name, "arguments": fn.arguments or ""}}
+        out.append(item)
+    return out
+
+
+def _usage_dict(usage: Any) -> dict[str, Any]:
+    data = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _emit(chunks: list[Any]) -> list[Any]:
+    if wrapper_takes_model_response_stream():
+        return chunks
+    return [g for chunk in chunks for g in ([chunk] if isinstance(chunk, dict) else to_generic_chunks(chunk))]
+
+
 def decode_stream(config: DeploymentConfig, chunks: Iterator[bytes]) -> Iterator[Any]:
     decoder = AWSEventStreamDecoder(model=config.model)
     fixer = StreamFixer()
     for chunk in decoder.iter_bytes(chunks):
-        yield from fixer.feed(chunk)
-    yield from fixer.flush()
+        yield from _emit(fixer.feed(chunk))
+    yield from _emit(fixer.flush())
 
 
 async def adecode_stream(config: DeploymentConfig, chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
     decoder = AWSEventStreamDecoder(model=config.model)
     fixer = StreamFixer()
     async for chunk in decoder.aiter_bytes(chunks):
-        for out in fixer.feed(chunk):
+        for out in _emit(fixer.feed(chunk)):
             yield out
-    for out in fixer.flush():
+    for out in _emit(fixer.flush()):
         yield out

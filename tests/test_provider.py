@@ -11,6 +11,7 @@ import pytest
 
 import litellm_xacct
 from litellm_xacct import BedrockXacct, CredentialEngine
+from litellm_xacct._bedrock import wrapper_takes_model_response_stream
 from litellm_xacct.testing import CENTRAL_ACCOUNT, LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL, deployment
@@ -181,6 +182,14 @@ def test_bad_config_error_names_the_field(engine: CredentialEngine, local_aws: L
     assert local_aws.sts_calls() == [] and local_aws.bedrock_calls() == []
 
 
+def _reasoning(delta: Any) -> str:
+    """Reasoning text of a stream delta. LiteLLM releases whose custom-provider stream path reads only
+    GenericStreamingChunk (1.82.3) have no delta field for it: it arrives in provider_specific_fields."""
+    if wrapper_takes_model_response_stream():
+        return getattr(delta, "reasoning_content", None) or ""
+    return (getattr(delta, "provider_specific_fields", None) or {}).get("reasoning_content") or ""
+
+
 def test_stream_keeps_text_tools_reasoning_and_cached_usage(engine: CredentialEngine, local_aws: LocalAWS) -> None:
     tools = [{"type": "function", "function": {"name": "lookup_account", "description": "d",
                                                "parameters": {"type": "object", "properties": {}}}}]
@@ -196,7 +205,7 @@ def test_stream_keeps_text_tools_reasoning_and_cached_usage(engine: CredentialEn
 
     chunks = asyncio.run(run())
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    reasoning = "".join(_reasoning(c.choices[0].delta) for c in chunks if c.choices)
     tool_calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     usage = [c.usage for c in chunks if getattr(c, "usage", None)]
