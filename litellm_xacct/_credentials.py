@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import math
 import random
@@ -197,7 +198,8 @@ class CredentialEngine:
         self.stats = {"sts_calls": 0, "waits": 0, "refresh_failures": 0, "served_stale": 0}
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._due: list[tuple[float, str, int, DeploymentConfig, int]] = []
+        self._due: list[tuple[float, int, str, int, DeploymentConfig, Lease]] = []
+        self._seq = itertools.count()  # heap tiebreaker: configs and leases don't order
         self._due_cv = threading.Condition(self._lock)
         self._scheduler: threading.Thread | None = None
         self._botocore_sources: dict[str | None, Any] = {}
@@ -241,16 +243,30 @@ class CredentialEngine:
             ready = []
             while self._due and self._due[0][0] <= now:
                 ready.append(heapq.heappop(self._due))
-        for _, key, depth, config, lease_id in ready:
+        for _, _, key, depth, config, lease in ready:
             with self._lock:
                 entry = self._entries.get(key)
-            if entry is None or entry.lease is None or id(entry.lease) != lease_id:
+            if entry is None or entry.lease is not lease:
                 continue  # evicted or already refreshed
             if now - entry.last_used > self.idle_timeout:
                 continue  # idle: let it lapse; its next request fetches again
             self._start_refresh(entry, config, depth)
             started += 1
         return started
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no refresh is in flight (tests, graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [e.pending for e in self._entries.values() if e.pending is not None]
+            if not pending:
+                return
+            for fut in pending:
+                try:
+                    fut.result(timeout=max(0.0, deadline - time.monotonic()))
+                except CredentialError:
+                    pass
 
     def close(self) -> None:
         with self._lock:
@@ -354,6 +370,10 @@ class CredentialEngine:
             entry.retry_at = self.clock() + delay * random.uniform(0.5, 1.0)
             entry.error = exc
             first, entry.incident = not entry.incident, True
+        if entry.lease is not None:  # retry in the background too, not only when a request comes
+            with self._lock:
+                heapq.heappush(self._due, (entry.retry_at, next(self._seq), entry.key, depth, config, entry.lease))
+                self._due_cv.notify_all()
         if first:  # once per incident, not once per retry
             lease = entry.lease
             log.warning(
@@ -365,7 +385,7 @@ class CredentialEngine:
         if math.isinf(lease.expiry):
             return
         with self._lock:
-            heapq.heappush(self._due, (lease.expiry - lease.advisory, entry.key, depth, config, id(lease)))
+            heapq.heappush(self._due, (lease.expiry - lease.advisory, next(self._seq), entry.key, depth, config, lease))
             self._due_cv.notify_all()
             if self.background and self._scheduler is None and not self._closed:
                 self._scheduler = threading.Thread(target=self._run_scheduler, daemon=True,

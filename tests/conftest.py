@@ -15,7 +15,7 @@ from litellm_xacct.testing import LocalAWS, Role  # noqa: E402
 DEPT_A = "arn:aws:iam::111111111111:role/litellm-bedrock-dept-a"
 DEPT_B = "arn:aws:iam::222222222222:role/litellm-bedrock-dept-b"
 DEPT_B_EXTERNAL_ID = "ext-b-123"
-HOPS = [f"arn:aws:iam::{n * 3}:role/hop{i}" for i, n in enumerate(("333", "444", "555"), start=1)]
+HOPS = [f"arn:aws:iam::{d * 12}:role/hop{i}" for i, d in enumerate("345", start=1)]
 MODEL = "us.anthropic.claude-sonnet-4-6"
 
 
