@@ -453,14 +453,14 @@ class _Parser:
         merged: dict[str, str] = {}
         lite = self.get("aws_session_tags")
         if lite is not None:
-            items = lite.items() if isinstance(lite, Mapping) else None
-            if items is None:
-                if not isinstance(lite, Sequence) or not all(
-                    isinstance(t, Mapping) and set(t) == {"Key", "Value"} for t in lite
-                ):
-                    raise self.fail("aws_session_tags", f"{lite!r} is not a list of {{Key, Value}}",
-                                    "write aws_session_tags: [{Key: team, Value: dept-a}]")
+            if isinstance(lite, Mapping):
+                items: list[tuple[Any, Any]] = list(lite.items())
+            elif isinstance(lite, Sequence) and all(isinstance(t, Mapping) and set(t) == {"Key", "Value"}
+                                                    for t in lite):
                 items = [(t["Key"], t["Value"]) for t in lite]
+            else:
+                raise self.fail("aws_session_tags", f"{lite!r} is not a list of {{Key, Value}}",
+                                "write aws_session_tags: [{Key: team, Value: dept-a}]")
             merged.update((str(k), str(v)) for k, v in items)
         ours = self.get("xacct_session_tags")
         if ours is not None:

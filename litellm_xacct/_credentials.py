@@ -20,6 +20,7 @@ its own cache entry, so hops refresh independently. The cache is an LRU bounded 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 import logging
@@ -263,10 +264,8 @@ class CredentialEngine:
             if not pending:
                 return
             for fut in pending:
-                try:
+                with contextlib.suppress(CredentialError):
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
-                except CredentialError:
-                    pass
 
     def close(self) -> None:
         with self._lock:
@@ -452,8 +451,11 @@ class CredentialEngine:
             with open(src.web_identity_token_file, encoding="utf-8") as fh:
                 return fh.read().strip()
         except OSError as exc:
-            raise CredentialError(config.deployment, f"cannot read aws_web_identity_token file "
-                                  f"{src.web_identity_token_file}: {exc.strerror}", code="TokenFileUnreadable") from None
+            raise CredentialError(
+                config.deployment,
+                f"cannot read aws_web_identity_token file {src.web_identity_token_file}: {exc.strerror}",
+                code="TokenFileUnreadable",
+            ) from None
 
     def _source_lease(self, config: DeploymentConfig) -> Lease:
         src, now = config.source, self.clock()

@@ -99,11 +99,42 @@ class BedrockXacct(CustomLLM):
         assert lease.credentials is not None
         return url, sign(lease.credentials, call.config.region, url, call.data, call.headers)
 
-    def _audit(self, call: _Call, lease: Lease) -> dict[str, str | None]:
+    def _audit(self, call: _Call, lease: Lease, response: Any = None,
+               logging_obj: Any = None) -> dict[str, str | None]:
+        """Who signed (secret-free), stamped where both LiteLLM 1.82.3 and 1.108.7 carry it on:
+
+        * ``response._hidden_params["xacct"]`` (in-process callers);
+        * ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
+          these to the client as response headers (non-stream responses);
+        * ``metadata["spend_logs_metadata"]["xacct"]`` in the logging object's ``litellm_params``: lands in
+          the StandardLoggingPayload (``metadata.spend_logs_metadata``) and the proxy's spend logs.
+          Written by the provider after any caller-supplied value, so a caller cannot forge it.
+        """
         role = call.config.role
-        return {"account": lease.account, "principal_arn": lease.principal_arn,
-                "role_arn": role.role_arn if role else None,
-                "session_name": role.session_name if role else None, "deployment": call.config.deployment}
+        audit = {"account": lease.account, "principal_arn": lease.principal_arn,
+                 "role_arn": role.role_arn if role else None,
+                 "session_name": role.session_name if role else None, "deployment": call.config.deployment}
+        hidden = getattr(response, "_hidden_params", None)
+        if isinstance(hidden, dict):
+            hidden["xacct"] = audit
+            headers = hidden.get("additional_headers")
+            if not isinstance(headers, dict):
+                headers = hidden["additional_headers"] = {}
+            for key, value in audit.items():
+                if value is not None:
+                    headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value
+        details = getattr(logging_obj, "model_call_details", None)
+        params = details.get("litellm_params") if isinstance(details, dict) else None
+        if isinstance(params, dict):
+            key = "litellm_metadata" if (not isinstance(params.get("metadata"), dict)
+                                         and isinstance(params.get("litellm_metadata"), dict)) else "metadata"
+            metadata = params.get(key)
+            if not isinstance(metadata, dict):
+                metadata = params[key] = {}
+            spend = metadata.get("spend_logs_metadata")
+            # A copy: the caller's own dict may be shared with the request body.
+            metadata["spend_logs_metadata"] = {**(spend if isinstance(spend, dict) else {}), "xacct": audit}
+        return audit
 
     def _fail(self, call: _Call, response: httpx.Response, text: str) -> Exception:
         return _bedrock.bedrock_error(call.config, response.status_code, text, response.headers)
@@ -128,9 +159,7 @@ class BedrockXacct(CustomLLM):
                 encoding: Any) -> Any:
         result = _bedrock.parse_response(call.config, response, model_response, logging_obj, call.body,
                                          messages, call.params, litellm_params or {}, encoding)
-        hidden = getattr(result, "_hidden_params", None)
-        if isinstance(hidden, dict):
-            hidden["xacct"] = self._audit(call, lease)
+        self._audit(call, lease, result, logging_obj)
         return result
 
     def _http(self) -> httpx.Client:
@@ -196,6 +225,7 @@ class BedrockXacct(CustomLLM):
             url, signed = self._signed(call, lease, "converse-stream")
             with http.stream("POST", url, content=call.data, headers=signed, timeout=timeout) as response:
                 if response.status_code == 200:
+                    self._audit(call, lease, logging_obj=logging_obj)
                     yield from _bedrock.decode_stream(call.config, response.iter_bytes())
                     return
                 text = response.read().decode("utf-8", "replace")
@@ -204,7 +234,9 @@ class BedrockXacct(CustomLLM):
                 continue
             raise self._fail(call, response, text)
 
-    async def astreaming(self, model: str, messages: list[Any], api_base: str | None,
+    # LiteLLM annotates astreaming as a coroutine, but dispatch needs an async generator function.
+    async def astreaming(
+                         self, model: str, messages: list[Any], api_base: str | None,
                          custom_prompt_dict: dict[str, Any], model_response: Any, print_verbose: Any,
                          encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict[str, Any],
                          acompletion: Any = None, litellm_params: dict[str, Any] | None = None,
@@ -217,6 +249,7 @@ class BedrockXacct(CustomLLM):
             url, signed = self._signed(call, lease, "converse-stream")
             async with http.stream("POST", url, content=call.data, headers=signed) as response:
                 if response.status_code == 200:
+                    self._audit(call, lease, logging_obj=logging_obj)
                     async for chunk in _bedrock.adecode_stream(call.config, response.aiter_bytes()):
                         yield chunk
                     return

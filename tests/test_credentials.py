@@ -15,7 +15,7 @@ import pytest
 
 from litellm_xacct import CredentialEngine, CredentialError, DeploymentConfig, RoleAssumptionError
 from litellm_xacct._credentials import BotocoreClients, refresh_windows
-from litellm_xacct.testing import LocalAWS, Role
+from litellm_xacct.testing import LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, HOPS, MODEL, deployment
 
@@ -156,7 +156,7 @@ def test_three_hop_chain_lands_in_the_last_account(engine: CredentialEngine, loc
     calls = local_aws.sts_calls("AssumeRole")
     assert [c.params["RoleArn"] for c in calls] == [*HOPS, DEPT_B]
     assert calls[0].access_key_id == local_aws.central.access_key_id
-    for previous, current in zip(calls, calls[1:]):  # each hop signed by the previous hop's keys
+    for previous, current in zip(calls, calls[1:], strict=False):  # each hop signed by the previous hop's keys
         assert current.access_key_id != previous.access_key_id
     assert calls[1].params["RoleSessionName"] == "hop-two"
     assert calls[-1].params["DurationSeconds"] == "3600"  # clamped: AWS caps chained sessions at 1 h
