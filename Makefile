@@ -4,7 +4,7 @@ PYTHON ?= python3
 VERSIONS ?= newest 1.82.3
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: test test-newest test-1.82.3 demo check lint bench lock clean
+.PHONY: test demo check lint bench lock clean  # not test-%: make skips pattern rules for phony targets
 
 test: $(addprefix test-,$(VERSIONS))  ## the full suite on every supported LiteLLM (README's test command)
 
