@@ -6,6 +6,8 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: test demo check lint bench lock clean  # not test-%: make skips pattern rules for phony targets
 
+.PRECIOUS: .venv-%/.installed  # keep the marker: pattern-rule prerequisites are deleted as intermediates otherwise
+
 test: $(addprefix test-,$(VERSIONS))  ## the full suite on every supported LiteLLM (README's test command)
 
 test-%: .venv-%/.installed

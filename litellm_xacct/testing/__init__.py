@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._proxy import ProxyProcess, ProxyStartError
 from ._sts import (
     CENTRAL_ACCOUNT,
     Fault,
@@ -43,7 +44,8 @@ from ._sts import (
     default_sts_message,
 )
 
-__all__ = ["CENTRAL_ACCOUNT", "BedrockCall", "LocalAWS", "Role", "StaticIdentity", "StsCall"]
+__all__ = ["CENTRAL_ACCOUNT", "BedrockCall", "LocalAWS", "ProxyProcess", "ProxyStartError", "Role",
+           "StaticIdentity", "StsCall"]
 
 
 class LocalAWS:
@@ -119,7 +121,7 @@ class LocalAWS:
         return self._identities.central
 
     def central_env(self) -> dict[str, str]:
-        """Environment variables that make an AWS SDK use the central keys (for a subprocess / monkeypatch)."""
+        """Env vars that make an AWS SDK use the central keys (for a subprocess or monkeypatch)."""
         return {
             "AWS_ACCESS_KEY_ID": self.central.access_key_id,
             "AWS_SECRET_ACCESS_KEY": self.central.secret_access_key,

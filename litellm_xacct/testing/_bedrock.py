@@ -133,7 +133,7 @@ class _Auth:
     error: Fault | None = None
 
 
-class _SignedHeadersSigV4(SigV4Auth):
+class _SignedHeadersSigV4(SigV4Auth):  # type: ignore[misc]  # botocore ships no type hints
     """botocore's SigV4 over exactly the headers the client listed in SignedHeaders, as AWS computes it."""
 
     def __init__(self, credentials: Credentials, region: str, signed: list[tuple[str, str]]) -> None:
@@ -154,7 +154,14 @@ def _denied(auth: _Auth, code: str, message: str, status: int = 403) -> _Auth:
 
 def verify_sigv4(identities: Identities, method: str, path: str, headers: Message, body: bytes,
                  now: datetime.datetime | None = None) -> _Auth:
-    """Check a request's ``Authorization`` the way AWS does; see the module docstring for the order."""
+    """Check a request's SigV4 ``Authorization`` the way AWS does.
+
+    ``path`` is the request target exactly as received (still URL-encoded, query included). Checks, in
+    order: header present and well-formed, scoped to ``bedrock``, ``X-Amz-Date`` present, key known,
+    session token present/signed/matching and unexpired (temporary keys), clock skew <= 5 minutes,
+    ``X-Amz-Content-SHA256`` (if sent) matches the body, signature matches. The result names the
+    signer whenever the key is known, even when ``error`` is set.
+    """
     auth = _Auth()
     header = headers.get("Authorization")
     if not header:
@@ -214,17 +221,17 @@ def _expected_signature(identity: Identity, token: str | None, region: str, meth
 
 
 def _clock_skew_error(amz_date: str, now: datetime.datetime) -> str | None:
+    fmt = "%Y%m%dT%H%M%SZ"
     try:
-        signed_at = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+        signed_at = datetime.datetime.strptime(amz_date, fmt).replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         return f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
-    fmt = "%Y%m%dT%H%M%SZ"
     if signed_at < now - _MAX_SKEW:
         return (f"Signature expired: {amz_date} is now earlier than {(now - _MAX_SKEW).strftime(fmt)} "
                 f"({now.strftime(fmt)} - 5 min.)")
     if signed_at > now + _MAX_SKEW:
-        return (f"Signature not yet current: {amz_date} is still later than "
-                f"{(now + _MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 5 min.)")
+        return (f"Signature expired: {amz_date} is now later than {(now + _MAX_SKEW).strftime(fmt)} "
+                f"({now.strftime(fmt)} + 5 min.)")
     return None
 
 
@@ -290,8 +297,8 @@ def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
                        "starts with a user message.")
     blocks = [b for m in messages if isinstance(m, dict) for b in _blocks(m.get("content"))]
     system = _blocks(body.get("system"))
-    tool_config = body.get("toolConfig") if isinstance(body.get("toolConfig"), dict) else {}
-    tools = _blocks(tool_config.get("tools"))
+    tool_config = body.get("toolConfig")
+    tools = _blocks(tool_config.get("tools")) if isinstance(tool_config, dict) else []
     extra = body.get("additionalModelRequestFields")
     specs = [t["toolSpec"] for t in tools if isinstance(t.get("toolSpec"), dict)]
     return _Reply(
@@ -356,7 +363,8 @@ def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
     index = 0
     if reply.reasoning:
         events += [
-            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": REASONING_TEXT}}}),
+            ("contentBlockDelta", {"contentBlockIndex": 0,
+                                   "delta": {"reasoningContent": {"text": REASONING_TEXT}}}),
             ("contentBlockDelta", {"contentBlockIndex": 0,
                                    "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}}),
             ("contentBlockStop", {"contentBlockIndex": 0}),
@@ -369,11 +377,11 @@ def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
         index += 1
         partial = json.dumps(reply.tool_input)
         half = len(partial) // 2
+        tool_start = {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}
         events += [
-            ("contentBlockStart", {"contentBlockIndex": index,
-                                   "start": {"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}}}),
-            ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": partial[:half]}}}),
-            ("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": partial[half:]}}}),
+            ("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": tool_start}}),
+            *(("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": part}}})
+              for part in (partial[:half], partial[half:])),
             ("contentBlockStop", {"contentBlockIndex": index}),
         ]
     events += [
@@ -414,13 +422,15 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
         events += [
             {"type": "content_block_start", "index": 0,
              "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": REASONING_TEXT}},
+            {"type": "content_block_delta", "index": 0,
+             "delta": {"type": "thinking_delta", "thinking": REASONING_TEXT}},
             {"type": "content_block_delta", "index": 0,
              "delta": {"type": "signature_delta", "signature": REASONING_SIGNATURE}},
             {"type": "content_block_stop", "index": 0},
         ]
         index = 1
-    events.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+    events.append({"type": "content_block_start", "index": index,
+                   "content_block": {"type": "text", "text": ""}})
     events += [{"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
                for chunk in reply.text_chunks()]
     events.append({"type": "content_block_stop", "index": index})
@@ -451,8 +461,8 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
 def titan_embedding_body(body: dict[str, Any]) -> dict[str, Any]:
     text = body.get("inputText")
     if not isinstance(text, str):
-        raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your input "
-                       "and try again.")
+        raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your "
+                       "input and try again.")
     digest = hashlib.sha256(text.encode()).digest()
     return {"embedding": [round(b / 127.5 - 1.0, 6) for b in digest[:8]],
             "inputTextTokenCount": _words([text])}
@@ -521,7 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -643,7 +653,8 @@ class BedrockService:
         if isinstance(answer, Fault):
             handler._send_error(answer.status, answer.code, answer.message)
             return
-        extra = {"x-xacct-account": identity.account if identity else "", "x-xacct-principal": _principal(identity) or ""}
+        extra = {"x-xacct-account": identity.account if identity else "",
+                 "x-xacct-principal": _principal(identity) or ""}
         if isinstance(answer, list):
             handler._send_stream(answer, extra)
         else:

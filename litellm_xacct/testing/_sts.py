@@ -14,6 +14,7 @@ This module also holds the identity and fault types both servers share.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import re
@@ -66,7 +67,7 @@ class Role:
 
 @dataclass(frozen=True)
 class StaticIdentity:
-    """Long-lived keys of an IAM user: the gateway's own ("central") identity. The secret is not in the repr."""
+    """Long-lived IAM user keys: the gateway's own ("central") identity. The secret is not in the repr."""
 
     access_key_id: str
     secret_access_key: str = field(repr=False)
@@ -76,9 +77,8 @@ class StaticIdentity:
     @classmethod
     def generate(cls, account: str = CENTRAL_ACCOUNT, user: str = "gateway") -> StaticIdentity:
         """Fresh random keys shaped like real ones (``AKIA`` + 16, 40-character secret)."""
-        alphabet = string.ascii_uppercase + string.digits
-        key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
-        secret = secrets.token_urlsafe(30)[:40]
+        key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
+        secret = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
         return cls(key_id, secret, account, f"arn:aws:iam::{account}:user/{user}")
 
 
@@ -239,10 +239,8 @@ class LoopbackServerMixin:
         with self._open_lock:
             open_now = list(self._open)
         for sock in open_now:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the peer
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
 
 
 def serve_in_thread(server: Any, name: str) -> threading.Thread:
