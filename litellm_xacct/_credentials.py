@@ -247,8 +247,8 @@ class CredentialEngine:
         for _, _, key, depth, config, lease in ready:
             with self._lock:
                 entry = self._entries.get(key)
-            if entry is None or entry.lease is not lease:
-                continue  # evicted or already refreshed
+            if entry is None or entry.lease is not lease or now < entry.retry_at:
+                continue  # evicted, already refreshed, or backing off after a newer failure
             if now - entry.last_used > self.idle_timeout:
                 continue  # idle: let it lapse; its next request fetches again
             self._start_refresh(entry, config, depth)

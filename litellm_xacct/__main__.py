@@ -1,0 +1,99 @@
+"""The ``litellm-xacct`` command (also ``python -m litellm_xacct``).
+
+Subcommands live in :data:`SUBCOMMANDS`. To add one, write ``add_arguments(parser)`` and
+``run(args) -> exit code`` functions (import heavy modules inside ``run``) and add one entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+PROG = "litellm-xacct"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One ``litellm-xacct <name>``: a one-line help, its arguments, and the function that runs it."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str = ""
+
+
+# -- check -----------------------------------------------------------------------------------------
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG.yaml", help="the LiteLLM proxy config to check")
+    parser.add_argument("--live", action="store_true",
+                        help="also obtain each deployment's credentials as a request would (AssumeRole with "
+                             "this process's AWS identity) and ask STS GetCallerIdentity who they are")
+    parser.add_argument("--sts-endpoint", metavar="URL",
+                        help="with --live: send every STS call to URL instead of each deployment's "
+                             "aws_sts_endpoint (for testing against a local stand-in such as "
+                             "`python -m litellm_xacct.testing`)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    import logging
+
+    from ._check import UnusableConfig, check, render_json, render_text
+
+    # The report states every credential failure; the engine's own log lines would repeat them on stderr.
+    logging.getLogger("litellm_xacct").addHandler(logging.NullHandler())
+    if args.sts_endpoint and not args.live:
+        print(f"{PROG} check: error: --sts-endpoint only applies with --live", file=sys.stderr)
+        return 2
+    try:
+        report = check(args.config, live=args.live, sts_endpoint=args.sts_endpoint)
+    except UnusableConfig as exc:
+        print(f"{PROG} check: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render_json(report) if args.json else render_text(report))
+    return 1 if report.findings_all() else 0
+
+
+_CHECK_DESCRIPTION = """\
+Lint a LiteLLM proxy config's bedrock-xacct deployments: every aws_*/xacct_* field validated as a request
+validates it, misspelled fields LiteLLM would drop, routing mistakes that spread one department's requests
+into another's account, settings that let callers supply credentials, and the provider registration.
+Exit status: 0 no findings, 1 errors or warnings, 2 the config could not be read."""
+
+#: name -> subcommand. Add new subcommands here.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "check": Subcommand("check a LiteLLM proxy config for bedrock-xacct mistakes", _check_arguments, _run_check,
+                        _CHECK_DESCRIPTION),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog=PROG, description="Cross-account Amazon Bedrock for LiteLLM.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, sub in SUBCOMMANDS.items():
+        child = commands.add_parser(name, help=sub.help, description=sub.description or sub.help,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_arguments(child)
+        child.set_defaults(run=sub.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``litellm-xacct``; returns the exit status (argparse usage errors exit 2 via SystemExit)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
