@@ -45,6 +45,23 @@ def refuse_caller_fields(label: str, body: Any) -> None:
                 raise CallerFieldError(label, key, where)
 
 
+def drop_caller_audit(logging_obj: Any) -> None:
+    """Remove a caller-supplied ``spend_logs_metadata["xacct"]`` from the logging metadata, so a failure
+    logged after this provider ran never shows a forged signer. On success the handler writes the real one
+    there."""
+    details = getattr(logging_obj, "model_call_details", None)
+    params = details.get("litellm_params") if isinstance(details, dict) else None
+    if not isinstance(params, dict):
+        return
+    for key in ("metadata", "litellm_metadata"):
+        metadata = params.get(key)
+        if not isinstance(metadata, dict):
+            continue
+        spend = metadata.get("spend_logs_metadata")
+        if isinstance(spend, dict) and "xacct" in spend:
+            metadata["spend_logs_metadata"] = {k: v for k, v in spend.items() if k != "xacct"}
+
+
 def _pick(mapping: Any) -> dict[str, Any]:
     if not isinstance(mapping, Mapping):
         return {}
@@ -72,6 +89,7 @@ def identity_fields(
     """The deployment's ``aws_*`` and ``xacct_*`` fields, from the source the module docstring names."""
     proxy_request = litellm_params.get("proxy_server_request")
     if isinstance(proxy_request, Mapping):
+        drop_caller_audit(logging_obj)
         refuse_caller_fields(label, proxy_request.get("body"))
         return _router_deployment(label, litellm_params)
     details = getattr(logging_obj, "model_call_details", None) or {}
