@@ -33,31 +33,60 @@ PROVIDER = "bedrock-xacct"
 
 #: The shipped example_config.yaml, used when the package is installed without its source checkout.
 BUILTIN_CONFIG = """\
+# One LiteLLM gateway, one model name, each department's traffic signed by its own AWS account.
+# Run:  litellm --config example_config.yaml      (xacct_handler.py must sit beside this file)
+# Check before going live:  litellm-xacct check example_config.yaml [--live]
+
 model_list:
+  # Both departments ask for the same model_name; the tag on each request picks the deployment.
   - model_name: claude-sonnet
     litellm_params:
       model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
       aws_region_name: us-east-1
+      # The role the gateway assumes in dept-a's account. Its trust policy must allow the gateway.
       aws_role_name: arn:aws:iam::111111111111:role/litellm-bedrock-dept-a
-      aws_session_name: gateway-dept-a
+      aws_session_name: gateway-dept-a        # shows up in dept-a's CloudTrail
+      # tags go here, in litellm_params: under model_info they are NOT used for routing.
       tags: ["dept-a"]
     model_info:
-      base_model: us.anthropic.claude-sonnet-4-6
+      base_model: us.anthropic.claude-sonnet-4-6   # cost tracking for the bedrock-xacct/ prefix
+
   - model_name: claude-sonnet
     litellm_params:
       model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
       aws_region_name: us-east-1
       aws_role_name: arn:aws:iam::222222222222:role/litellm-bedrock-dept-b
       aws_session_name: gateway-dept-b
+      # dept-b's trust policy requires this external id (sts:ExternalId condition).
       aws_external_id: os.environ/DEPT_B_EXTERNAL_ID
       tags: ["dept-b"]
     model_info:
       base_model: us.anthropic.claude-sonnet-4-6
+
+  # Requests that carry no tag: LiteLLM sends them to the deployments tagged `default`, and with no
+  # `default` deployment it spreads them across every department's account. This one bills untagged
+  # traffic to the platform team's own Bedrock account (through a role, never the gateway's identity).
+  - model_name: claude-sonnet
+    litellm_params:
+      model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
+      aws_region_name: us-east-1
+      aws_role_name: arn:aws:iam::333333333333:role/litellm-bedrock-platform
+      aws_session_name: gateway-untagged
+      tags: ["default"]
+    model_info:
+      base_model: us.anthropic.claude-sonnet-4-6
+
 litellm_settings:
+  # custom_provider_map lives here. xacct_handler.py (one line: `from litellm_xacct import handler`)
+  # works on every supported LiteLLM; 1.82.3 cannot load `litellm_xacct.handler` from the installed
+  # package directly (it only looks for a file beside the config).
   custom_provider_map:
     - provider: bedrock-xacct
       custom_handler: xacct_handler.handler
+
 router_settings:
+  # Tag routing is a router setting: under litellm_settings it is silently ignored, and requests are
+  # spread across both departments' accounts.
   enable_tag_filtering: true
 """
 
@@ -125,6 +154,8 @@ def _env_refs(value: Any) -> set[str]:
 
 def _ask(client: Any, dept: Department, stream: bool, where: str) -> tuple[str, int | None]:
     body: dict[str, Any] = {"tags": [dept.tag]} if where == "body" else {"metadata": {"tags": [dept.tag]}}
+    if where == "none":
+        body = {}  # an untagged request: LiteLLM routes it to the `default`-tagged deployment
     kwargs: dict[str, Any] = {"model": dept.model_name, "extra_body": body,
                               "messages": [{"role": "user", "content": "Who signed this request?"}]}
     if not stream:
@@ -174,7 +205,8 @@ def run(config_text: str, source: str, per_mode: int, out: Any) -> int:
             client = proxy.openai_client()
             for dept in depts:
                 for stream in (False, True):
-                    for where in ("body", "metadata"):
+                    # The `default` deployment is what untagged requests reach: demonstrate exactly that.
+                    for where in (("none",) if dept.tag == "default" else ("body", "metadata")):
                         for _ in range(per_mode):
                             rows.append(_one(client, aws, dept, stream, where, openai))
         _print_table(rows, out)
@@ -187,7 +219,7 @@ def run(config_text: str, source: str, per_mode: int, out: Any) -> int:
 
 
 def _one(client: Any, aws: Any, dept: Department, stream: bool, where: str, openai: Any) -> Row:
-    how = f"{'stream' if stream else 'plain'}, tag in {where}"
+    how = f"{'stream' if stream else 'plain'}, " + ("no tag" if where == "none" else f"tag in {where}")
     row = Row(dept.tag, how, dept.model_name)
     before = len(aws.bedrock_calls())
     try:
