@@ -16,6 +16,7 @@ from . import _bedrock
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine, Lease
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
+from ._audit import record, stamp
 from ._request import deployment_label, identity_fields
 from ._signing import model_url, sign
 
@@ -26,13 +27,19 @@ _THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitE
 
 @dataclass
 class _Call:
-    """Everything one request needs after validation: who signs, where to, what."""
+    """One request after validation: who signs, what is sent, and LiteLLM's objects for the answer."""
 
     config: DeploymentConfig
-    params: dict[str, Any]
+    params: dict[str, Any]  # what Bedrock may see: mapped OpenAI params + provider-specific passthrough
     body: dict[str, Any]
     data: bytes
     headers: dict[str, str]
+    kw: dict[str, Any]  # the keyword arguments LiteLLM called us with
+
+    @property
+    def timeout(self) -> Any:
+        timeout = self.kw.get("timeout")
+        return timeout if isinstance(timeout, (int, float, httpx.Timeout)) else None
 
 
 def _lite_error(label: str, exc: XacctError) -> Exception:
@@ -58,7 +65,8 @@ def _lite_error(label: str, exc: XacctError) -> Exception:
 class BedrockXacct(CustomLLM):
     """Sends each deployment's Bedrock Converse traffic signed by the deployment's own AWS identity.
 
-    ``engine`` defaults to one process-wide :class:`CredentialEngine`, created on first use.
+    ``engine`` defaults to one :class:`CredentialEngine` per handler, created on first use.
+    LiteLLM calls the four entry points with keyword arguments only.
     """
 
     def __init__(self, engine: CredentialEngine | None = None) -> None:
@@ -72,11 +80,63 @@ class BedrockXacct(CustomLLM):
             self._engine = CredentialEngine()
         return self._engine
 
-    # -- shared steps ----------------------------------------------------------------------------
-    def _prepare(self, model: str, messages: list[Any], optional_params: dict[str, Any],
-                 litellm_params: dict[str, Any] | None, logging_obj: Any,
-                 headers: dict[str, Any] | None, stream: bool) -> _Call:
-        litellm_params = litellm_params or {}
+    # -- CustomLLM entry points ------------------------------------------------------------------
+    def completion(self, *_: Any, **kw: Any) -> Any:
+        call = self._prepare(kw)
+        for retried in (False, True):
+            lease = self._lease(call)
+            url, headers = self._signed(call, lease, "converse")
+            response = self._http().post(url, content=call.data, headers=headers, timeout=call.timeout)
+            if response.status_code == 200:
+                return self._finish(call, response, lease)
+            self._retry_or_raise(call, lease, response, response.text, retried)
+
+    async def acompletion(self, *_: Any, **kw: Any) -> Any:
+        call = self._prepare(kw)
+        for retried in (False, True):
+            lease = await self._alease(call)
+            url, headers = self._signed(call, lease, "converse")
+            response = await self._ahttp(call).post(url, content=call.data, headers=headers)
+            if response.status_code == 200:
+                return self._finish(call, response, lease)
+            self._retry_or_raise(call, lease, response, response.text, retried)
+
+    def streaming(self, *_: Any, **kw: Any) -> Iterator[Any]:
+        call = self._prepare(kw)
+        for retried in (False, True):
+            lease = self._lease(call)
+            url, headers = self._signed(call, lease, "converse-stream")
+            with self._http().stream("POST", url, content=call.data, headers=headers,
+                                     timeout=call.timeout) as response:
+                if response.status_code == 200:
+                    stamp(record(call.config, lease), logging_obj=kw.get("logging_obj"))
+                    yield from _bedrock.decode_stream(call.config, response.iter_bytes())
+                    return
+                text = response.read().decode("utf-8", "replace")
+            self._retry_or_raise(call, lease, response, text, retried)
+
+    # LiteLLM annotates astreaming as a coroutine, but dispatch needs an async generator function.
+    async def astreaming(self, *_: Any, **kw: Any) -> AsyncIterator[Any]:
+        call = self._prepare(kw)
+        for retried in (False, True):
+            lease = await self._alease(call)
+            url, headers = self._signed(call, lease, "converse-stream")
+            async with self._ahttp(call).stream("POST", url, content=call.data, headers=headers) as response:
+                if response.status_code == 200:
+                    stamp(record(call.config, lease), logging_obj=kw.get("logging_obj"))
+                    async for chunk in _bedrock.adecode_stream(call.config, response.aiter_bytes()):
+                        yield chunk
+                    return
+                text = (await response.aread()).decode("utf-8", "replace")
+            self._retry_or_raise(call, lease, response, text, retried)
+
+    # -- the steps -------------------------------------------------------------------------------
+    def _prepare(self, kw: dict[str, Any]) -> _Call:
+        """Config (validated, cached) and the signed-to-be body; no AWS call yet."""
+        model: str = kw["model"]
+        litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
+        optional_params: dict[str, Any] = kw.get("optional_params") or {}
+        logging_obj = kw["logging_obj"]
         label = deployment_label(model, litellm_params)
         try:
             fields = identity_fields(label, litellm_params, optional_params, logging_obj)
@@ -85,68 +145,12 @@ class BedrockXacct(CustomLLM):
             raise _lite_error(label, exc) from exc
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         params = _bedrock.bedrock_params(config.model, optional_params, drop)
-        extra_headers = {str(k): str(v) for k, v in (headers or {}).items()}
-        body = _bedrock.request_body(config, messages, params, litellm_params, extra_headers)
-        data = json.dumps(body).encode()
-        logging_obj.pre_call(input=messages, api_key="", additional_args={
-            "complete_input_dict": body, "api_base": model_url(config, "converse"),
-            "xacct": config.audit(),
-        })
-        return _Call(config, params, body, data, {"Content-Type": "application/json", **extra_headers})
-
-    def _signed(self, call: _Call, lease: Lease, operation: str) -> tuple[str, dict[str, str]]:
-        url = model_url(call.config, operation)
-        assert lease.credentials is not None
-        return url, sign(lease.credentials, call.config.region, url, call.data, call.headers)
-
-    def _audit(self, call: _Call, lease: Lease, response: Any = None,
-               logging_obj: Any = None) -> dict[str, str | None]:
-        """Who signed (secret-free), stamped where both LiteLLM 1.82.3 and 1.108.7 carry it on:
-
-        * ``response._hidden_params["xacct"]`` (in-process callers);
-        * ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
-          these to the client as response headers (non-stream responses);
-        * ``metadata["spend_logs_metadata"]["xacct"]`` in the logging object's ``litellm_params``: lands in
-          the StandardLoggingPayload (``metadata.spend_logs_metadata``) and the proxy's spend logs.
-          Written by the provider after any caller-supplied value, so a caller cannot forge it.
-        """
-        role = call.config.role
-        audit = {"account": lease.account, "principal_arn": lease.principal_arn,
-                 "role_arn": role.role_arn if role else None,
-                 "session_name": role.session_name if role else None, "deployment": call.config.deployment}
-        hidden = getattr(response, "_hidden_params", None)
-        if isinstance(hidden, dict):
-            hidden["xacct"] = audit
-            headers = hidden.get("additional_headers")
-            if not isinstance(headers, dict):
-                headers = hidden["additional_headers"] = {}
-            for key, value in audit.items():
-                if value is not None:
-                    headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value
-        details = getattr(logging_obj, "model_call_details", None)
-        params = details.get("litellm_params") if isinstance(details, dict) else None
-        if isinstance(params, dict):
-            key = "litellm_metadata" if (not isinstance(params.get("metadata"), dict)
-                                         and isinstance(params.get("litellm_metadata"), dict)) else "metadata"
-            metadata = params.get(key)
-            if not isinstance(metadata, dict):
-                metadata = params[key] = {}
-            spend = metadata.get("spend_logs_metadata")
-            # A copy: the caller's own dict may be shared with the request body.
-            metadata["spend_logs_metadata"] = {**(spend if isinstance(spend, dict) else {}), "xacct": audit}
-        return audit
-
-    def _fail(self, call: _Call, response: httpx.Response, text: str) -> Exception:
-        return _bedrock.bedrock_error(call.config, response.status_code, text, response.headers)
-
-    def _expired(self, response: httpx.Response, text: str) -> bool:
-        return response.status_code == 403 and _bedrock.error_code(text, response.headers) == "ExpiredTokenException"
-
-    async def _alease(self, call: _Call) -> Lease:
-        try:
-            return await self.engine.aget(call.config)
-        except XacctError as exc:
-            raise _lite_error(call.config.deployment, exc) from exc
+        extra_headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
+        body = _bedrock.request_body(config, kw["messages"], params, litellm_params, extra_headers)
+        logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
+            "complete_input_dict": body, "api_base": model_url(config, "converse"), "xacct": config.audit()})
+        return _Call(config, params, body, json.dumps(body).encode(),
+                     {"Content-Type": "application/json", **extra_headers}, kw)
 
     def _lease(self, call: _Call) -> Lease:
         try:
@@ -154,13 +158,35 @@ class BedrockXacct(CustomLLM):
         except XacctError as exc:
             raise _lite_error(call.config.deployment, exc) from exc
 
-    def _finish(self, call: _Call, response: httpx.Response, lease: Lease, model_response: Any,
-                logging_obj: Any, messages: list[Any], litellm_params: dict[str, Any] | None,
-                encoding: Any) -> Any:
-        result = _bedrock.parse_response(call.config, response, model_response, logging_obj, call.body,
-                                         messages, call.params, litellm_params or {}, encoding)
-        self._audit(call, lease, result, logging_obj)
+    async def _alease(self, call: _Call) -> Lease:
+        try:
+            return await self.engine.aget(call.config)
+        except XacctError as exc:
+            raise _lite_error(call.config.deployment, exc) from exc
+
+    def _signed(self, call: _Call, lease: Lease, operation: str) -> tuple[str, dict[str, str]]:
+        url = model_url(call.config, operation)
+        assert lease.credentials is not None
+        return url, sign(lease.credentials, call.config.region, url, call.data, call.headers)
+
+    def _finish(self, call: _Call, response: httpx.Response, lease: Lease) -> Any:
+        kw = call.kw
+        result = _bedrock.parse_response(call.config, response, kw["model_response"], kw["logging_obj"],
+                                         call.body, kw["messages"], call.params, kw.get("litellm_params") or {},
+                                         kw.get("encoding"))
+        stamp(record(call.config, lease), result, kw["logging_obj"])
         return result
+
+    def _retry_or_raise(self, call: _Call, lease: Lease, response: httpx.Response, text: str,
+                        retried: bool) -> None:
+        """Bedrock refused: after ``ExpiredTokenException`` force one refresh (the caller retries once);
+        otherwise raise what native ``bedrock/`` would raise for the same answer."""
+        expired = response.status_code == 403 and (
+            _bedrock.error_code(text, response.headers) == "ExpiredTokenException")
+        if expired and not retried:
+            self.engine.invalidate(call.config, lease)
+            return
+        raise _bedrock.bedrock_error(call.config, response.status_code, text, response.headers)
 
     def _http(self) -> httpx.Client:
         if self._sync_http is None:
@@ -168,93 +194,6 @@ class BedrockXacct(CustomLLM):
         return self._sync_http.client
 
     @staticmethod
-    def _ahttp(timeout: Any) -> httpx.AsyncClient:
-        params = {"timeout": timeout} if isinstance(timeout, (int, float, httpx.Timeout)) else None
+    def _ahttp(call: _Call) -> httpx.AsyncClient:
+        params = {"timeout": call.timeout} if call.timeout is not None else None
         return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK, params=params).client
-
-    # -- CustomLLM entry points ------------------------------------------------------------------
-    def completion(self, model: str, messages: list[Any], api_base: str | None, custom_prompt_dict: dict[str, Any],
-                   model_response: Any, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
-                   optional_params: dict[str, Any], acompletion: Any = None,
-                   litellm_params: dict[str, Any] | None = None, logger_fn: Any = None,
-                   headers: dict[str, Any] | None = None, timeout: Any = None, client: Any = None) -> Any:
-        call = self._prepare(model, messages, optional_params, litellm_params, logging_obj, headers, False)
-        for attempt in (0, 1):
-            lease = self._lease(call)
-            url, signed = self._signed(call, lease, "converse")
-            response = self._http().post(url, content=call.data, headers=signed, timeout=timeout)
-            if response.status_code == 200:
-                return self._finish(call, response, lease, model_response, logging_obj, messages,
-                                    litellm_params, encoding)
-            if attempt == 0 and self._expired(response, response.text):
-                self.engine.invalidate(call.config, lease)
-                continue
-            raise self._fail(call, response, response.text)
-        raise AssertionError("unreachable")
-
-    async def acompletion(self, model: str, messages: list[Any], api_base: str | None,
-                          custom_prompt_dict: dict[str, Any], model_response: Any, print_verbose: Any,
-                          encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict[str, Any],
-                          acompletion: Any = None, litellm_params: dict[str, Any] | None = None,
-                          logger_fn: Any = None, headers: dict[str, Any] | None = None, timeout: Any = None,
-                          client: Any = None) -> Any:
-        call = self._prepare(model, messages, optional_params, litellm_params, logging_obj, headers, False)
-        http = self._ahttp(timeout)
-        for attempt in (0, 1):
-            lease = await self._alease(call)
-            url, signed = self._signed(call, lease, "converse")
-            response = await http.post(url, content=call.data, headers=signed)
-            if response.status_code == 200:
-                return self._finish(call, response, lease, model_response, logging_obj, messages,
-                                    litellm_params, encoding)
-            if attempt == 0 and self._expired(response, response.text):
-                self.engine.invalidate(call.config, lease)
-                continue
-            raise self._fail(call, response, response.text)
-        raise AssertionError("unreachable")
-
-    def streaming(self, model: str, messages: list[Any], api_base: str | None, custom_prompt_dict: dict[str, Any],
-                  model_response: Any, print_verbose: Any, encoding: Any, api_key: Any, logging_obj: Any,
-                  optional_params: dict[str, Any], acompletion: Any = None,
-                  litellm_params: dict[str, Any] | None = None, logger_fn: Any = None,
-                  headers: dict[str, Any] | None = None, timeout: Any = None, client: Any = None) -> Iterator[Any]:
-        call = self._prepare(model, messages, optional_params, litellm_params, logging_obj, headers, True)
-        http = self._http()
-        for attempt in (0, 1):
-            lease = self._lease(call)
-            url, signed = self._signed(call, lease, "converse-stream")
-            with http.stream("POST", url, content=call.data, headers=signed, timeout=timeout) as response:
-                if response.status_code == 200:
-                    self._audit(call, lease, logging_obj=logging_obj)
-                    yield from _bedrock.decode_stream(call.config, response.iter_bytes())
-                    return
-                text = response.read().decode("utf-8", "replace")
-            if attempt == 0 and self._expired(response, text):
-                self.engine.invalidate(call.config, lease)
-                continue
-            raise self._fail(call, response, text)
-
-    # LiteLLM annotates astreaming as a coroutine, but dispatch needs an async generator function.
-    async def astreaming(
-                         self, model: str, messages: list[Any], api_base: str | None,
-                         custom_prompt_dict: dict[str, Any], model_response: Any, print_verbose: Any,
-                         encoding: Any, api_key: Any, logging_obj: Any, optional_params: dict[str, Any],
-                         acompletion: Any = None, litellm_params: dict[str, Any] | None = None,
-                         logger_fn: Any = None, headers: dict[str, Any] | None = None, timeout: Any = None,
-                         client: Any = None) -> AsyncIterator[Any]:
-        call = self._prepare(model, messages, optional_params, litellm_params, logging_obj, headers, True)
-        http = self._ahttp(timeout)
-        for attempt in (0, 1):
-            lease = await self._alease(call)
-            url, signed = self._signed(call, lease, "converse-stream")
-            async with http.stream("POST", url, content=call.data, headers=signed) as response:
-                if response.status_code == 200:
-                    self._audit(call, lease, logging_obj=logging_obj)
-                    async for chunk in _bedrock.adecode_stream(call.config, response.aiter_bytes()):
-                        yield chunk
-                    return
-                text = (await response.aread()).decode("utf-8", "replace")
-            if attempt == 0 and self._expired(response, text):
-                self.engine.invalidate(call.config, lease)
-                continue
-            raise self._fail(call, response, text)

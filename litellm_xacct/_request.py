@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ._audit import drop_caller_audit
 from ._config import PROVIDER
 from ._errors import CallerFieldError, ConfigError
 
@@ -43,23 +44,6 @@ def refuse_caller_fields(label: str, body: Any) -> None:
         for key in mapping:
             if isinstance(key, str) and key.lower().startswith(_PREFIXES):
                 raise CallerFieldError(label, key, where)
-
-
-def drop_caller_audit(logging_obj: Any) -> None:
-    """Remove a caller-supplied ``spend_logs_metadata["xacct"]`` from the logging metadata, so a failure
-    logged after this provider ran never shows a forged signer. On success the handler writes the real one
-    there."""
-    details = getattr(logging_obj, "model_call_details", None)
-    params = details.get("litellm_params") if isinstance(details, dict) else None
-    if not isinstance(params, dict):
-        return
-    for key in ("metadata", "litellm_metadata"):
-        metadata = params.get(key)
-        if not isinstance(metadata, dict):
-            continue
-        spend = metadata.get("spend_logs_metadata")
-        if isinstance(spend, dict) and "xacct" in spend:
-            metadata["spend_logs_metadata"] = {k: v for k, v in spend.items() if k != "xacct"}
 
 
 def _pick(mapping: Any) -> dict[str, Any]:

@@ -15,13 +15,14 @@ from litellm_xacct.testing import LocalAWS, Role  # noqa: E402
 DEPT_A = "arn:aws:iam::111111111111:role/litellm-bedrock-dept-a"
 DEPT_B = "arn:aws:iam::222222222222:role/litellm-bedrock-dept-b"
 DEPT_B_EXTERNAL_ID = "ext-b-123"
+PLATFORM = "arn:aws:iam::333333333333:role/litellm-bedrock-platform"  # example_config's `default` deployment
 HOPS = [f"arn:aws:iam::{d * 12}:role/hop{i}" for i, d in enumerate("345", start=1)]
 MODEL = "us.anthropic.claude-sonnet-4-6"
 
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[LocalAWS]:
-    roles = [Role(DEPT_A), Role(DEPT_B, external_id=DEPT_B_EXTERNAL_ID), *(Role(h) for h in HOPS)]
+    roles = [Role(DEPT_A), Role(DEPT_B, external_id=DEPT_B_EXTERNAL_ID), Role(PLATFORM), *(Role(h) for h in HOPS)]
     with LocalAWS(roles=roles, region="us-east-1") as local:
         yield local
 

@@ -249,6 +249,16 @@ def test_twenty_requests_land_in_the_departments_account(gw: Gateway, tag: str) 
         assert all(a.params.get("ExternalId") == DEPT_B_EXTERNAL_ID for a in assume)
 
 
+def test_untagged_requests_reach_only_the_default_deployment(gw: Gateway) -> None:
+    """No tag: LiteLLM uses the `default`-tagged deployment (the platform account in example_config.yaml);
+    without one it would spread these across every department's account."""
+    for stream in (False, True) * 5:
+        gw.ask(None, stream=stream)
+    calls = gw.aws.bedrock_calls()
+    assert len(calls) == 10
+    assert {(c.account, c.session_name) for c in calls} == {("333333333333", "gateway-untagged")}
+
+
 # -- injection: caller-supplied identity fields are refused before any AWS call ------------------------------
 
 
@@ -457,4 +467,8 @@ def test_demo_prints_the_table_and_exits_zero(capsys: pytest.CaptureFixture[str]
     for row in rows:
         role, account, session = DEPTS[row[0]]
         assert row[-1] == "yes" and account in row and role in row and session in row, row
-    assert "8/8 requests signed" in out
+    # Untagged requests reach the `default` deployment (the platform account), never a department's.
+    untagged = [line.split() for line in out.splitlines() if line.startswith("default ")]
+    assert len(untagged) == 2
+    assert all("no" in row and "tag" in row and "333333333333" in row and row[-1] == "yes" for row in untagged)
+    assert "10/10 requests signed" in out

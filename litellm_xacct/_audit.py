@@ -1,0 +1,66 @@
+"""Audit: who signed a request (account, role, session; never a secret), stamped where LiteLLM
+1.82.3 and 1.108.7 both carry it on:
+
+* ``response._hidden_params["xacct"]``, for in-process callers;
+* ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
+  these to the client as response headers (non-stream responses);
+* ``metadata["spend_logs_metadata"]["xacct"]`` in the logging object's ``litellm_params``: it lands in
+  the StandardLoggingPayload (``metadata.spend_logs_metadata``) and the proxy's spend logs. The provider
+  writes it after anything the caller sent, and removes a caller's own value first, so it can't be forged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._config import DeploymentConfig
+from ._credentials import Lease
+
+
+def record(config: DeploymentConfig, lease: Lease) -> dict[str, str | None]:
+    role = config.role
+    return {"account": lease.account, "principal_arn": lease.principal_arn,
+            "role_arn": role.role_arn if role else None,
+            "session_name": role.session_name if role else None, "deployment": config.deployment}
+
+
+def _logged_params(logging_obj: Any) -> dict[str, Any] | None:
+    details = getattr(logging_obj, "model_call_details", None)
+    params = details.get("litellm_params") if isinstance(details, dict) else None
+    return params if isinstance(params, dict) else None
+
+
+def drop_caller_audit(logging_obj: Any) -> None:
+    """Remove a caller-supplied ``spend_logs_metadata["xacct"]`` (body or ``x-litellm-spend-logs-metadata``
+    header), so a failure log never shows a forged signer."""
+    params = _logged_params(logging_obj) or {}
+    for key in ("metadata", "litellm_metadata"):
+        metadata = params.get(key)
+        if not isinstance(metadata, dict):
+            continue
+        spend = metadata.get("spend_logs_metadata")
+        if isinstance(spend, dict) and "xacct" in spend:
+            metadata["spend_logs_metadata"] = {k: v for k, v in spend.items() if k != "xacct"}
+
+
+def stamp(audit: dict[str, str | None], response: Any = None, logging_obj: Any = None) -> None:
+    """Attach ``audit`` to a response's hidden params / headers and to the logging metadata."""
+    hidden = getattr(response, "_hidden_params", None)
+    if isinstance(hidden, dict):
+        hidden["xacct"] = audit
+        headers = hidden.get("additional_headers")
+        if not isinstance(headers, dict):
+            headers = hidden["additional_headers"] = {}
+        for key, value in audit.items():
+            if value is not None:
+                headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value
+    params = _logged_params(logging_obj)
+    if params is not None:
+        key = "litellm_metadata" if (not isinstance(params.get("metadata"), dict)
+                                     and isinstance(params.get("litellm_metadata"), dict)) else "metadata"
+        metadata = params.get(key)
+        if not isinstance(metadata, dict):
+            metadata = params[key] = {}
+        spend = metadata.get("spend_logs_metadata")
+        # A copy: the caller's own dict may be shared with the request body.
+        metadata["spend_logs_metadata"] = {**(spend if isinstance(spend, dict) else {}), "xacct": audit}
