@@ -24,6 +24,7 @@ MOTIVATING = DATA / "motivating_config.yaml"
 EXAMPLE = REPO / "example_config.yaml"
 DEPT_A = "arn:aws:iam::111111111111:role/litellm-bedrock-dept-a"
 DEPT_B = "arn:aws:iam::222222222222:role/litellm-bedrock-dept-b"
+PLATFORM = "arn:aws:iam::333333333333:role/litellm-bedrock-platform"
 UNREGISTERED = "arn:aws:iam::999999999999:role/not-in-the-stand-in"
 EXTERNAL_ID = "ext-b-123"
 SHIM = "from litellm_xacct import handler  # noqa: F401\n"
@@ -94,20 +95,14 @@ def test_motivating_config_reports_both_routing_mistakes(capsys: pytest.CaptureF
     assert "111111111111 (#0), 222222222222 (#1)" in out
 
 
-def test_example_config_has_only_the_untagged_request_warning(monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    # example_config.yaml tags each department but has no `default` deployment: untagged requests are
-    # still spread across both accounts (reported to the lead; see test_example_config_is_clean).
+def test_example_config_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
     report = check(str(EXAMPLE))
-    assert rules(report) == ["untagged-spread"]
-    assert [f.severity for f in report.findings_all()] == ["warning"]
+    assert rules(report) == []
     assert [(d.expected_account, d.tags) for d in report.deployments] == [
-        ("111111111111", ["dept-a"]), ("222222222222", ["dept-b"])]
+        ("111111111111", ["dept-a"]), ("222222222222", ["dept-b"]), ("333333333333", ["default"])]
 
 
-@pytest.mark.xfail(strict=True, reason="example_config.yaml has no `default` deployment (untagged-spread); "
-                                       "remove this mark once the example is fixed")
 def test_example_config_is_clean(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
     code, out, _ = run_cli(capsys, str(EXAMPLE))
@@ -415,7 +410,8 @@ def test_subcommands_are_a_registry(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.fixture(scope="module")
 def standin() -> Iterator[LocalAWS]:
-    with LocalAWS(roles=[Role(DEPT_A), Role(DEPT_B, external_id=EXTERNAL_ID)], region="us-east-1") as aws:
+    roles = [Role(DEPT_A), Role(DEPT_B, external_id=EXTERNAL_ID), Role(PLATFORM)]
+    with LocalAWS(roles=roles, region="us-east-1") as aws:
         yield aws
 
 
@@ -437,13 +433,12 @@ def test_live_reports_the_account_each_deployment_signs_in(live_env: LocalAWS,
     doc = json.loads(out)
     assert doc["live"] is True
     assert [(d["expected_account"], d["resolved_account"]) for d in doc["deployments"]] == [
-        ("111111111111", "111111111111"), ("222222222222", "222222222222")]
+        ("111111111111", "111111111111"), ("222222222222", "222222222222"), ("333333333333", "333333333333")]
     assert doc["deployments"][1]["resolved_arn"] == (
         "arn:aws:sts::222222222222:assumed-role/litellm-bedrock-dept-b/gateway-dept-b")
     assert [f["rule"] for d in doc["deployments"] for f in d["findings"]] == []
-    assert code == 1  # only the example's untagged-spread warning (see above)
-    assumed = [c for c in live_env.sts_calls("AssumeRole")]
-    assert len(assumed) == 2
+    assert code == 0, out
+    assert len(live_env.sts_calls("AssumeRole")) == 3
     central = live_env.central
     assert central.secret_access_key not in out + err and central.access_key_id not in out + err
 
@@ -510,5 +505,6 @@ def test_live_subprocess_against_the_stand_in(live_env: LocalAWS) -> None:
                              "--sts-endpoint", live_env.sts_endpoint, "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=120, env=env, check=False)
     doc = json.loads(result.stdout)
-    assert [d["resolved_account"] for d in doc["deployments"]] == ["111111111111", "222222222222"]
+    assert [d["resolved_account"] for d in doc["deployments"]] == ["111111111111", "222222222222", "333333333333"]
+    assert result.returncode == 0, result.stdout
     assert live_env.central.secret_access_key not in result.stdout + result.stderr

@@ -7,12 +7,12 @@ processes) and ``GET /_xacct/health``.
 Every model call is verified (key known, session token present and signed, unexpired, clock skew within
 5 minutes, signature recomputed with botocore over the headers the client signed), then recorded as a
 :class:`BedrockCall`. The central (gateway) identity is refused with the ``AccessDeniedException`` of
-the motivating bug report. Answers are deterministic and name the signer in the reply text.
+the motivating bug report. Answers are deterministic and name the signer in the reply text; they are
+synthesized in ``_answers``.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import hmac
@@ -21,7 +21,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +32,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from ._eventstream import encode_event
+from ._answers import _Answer, model_answer
 from ._sts import (
     CENTRAL_ACCOUNT,
     Fault,
@@ -236,258 +235,8 @@ def _clock_skew_error(amz_date: str, now: datetime.datetime) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Deterministic answers
-# ---------------------------------------------------------------------------------------------------
-
-
-class _Invalid(Exception):
-    """A request the real service would answer with 400 ValidationException."""
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """What the fake model "says", independent of the wire format it is rendered in."""
-
-    text: str
-    account: str
-    input_tokens: int
-    reasoning: bool = False
-    tool_name: str | None = None
-    cached: bool = False
-
-    @property
-    def output_tokens(self) -> int:
-        return len(self.text.split())
-
-    @property
-    def tool_input(self) -> dict[str, str]:
-        return {"signer": self.account}
-
-    def text_chunks(self) -> list[str]:
-        """The text in three non-empty pieces that concatenate back to it (for streaming deltas)."""
-        words = self.text.split(" ")
-        a, b = max(1, len(words) // 3), max(2, 2 * len(words) // 3)
-        return [" ".join(words[:a]), " " + " ".join(words[a:b]), " " + " ".join(words[b:])]
-
-
-REASONING_TEXT = "Thinking about who signed."
-REASONING_SIGNATURE = "sig-xacct"
-TOOL_USE_ID = "tooluse_xacct1"
-
-
-def _reply_text(identity: Identity) -> str:
-    if isinstance(identity, IssuedCredential):
-        return (f"Hello from account {identity.account} as {identity.principal_arn} "
-                f"(session {identity.session_name}).")
-    return f"Hello from account {identity.account} as {identity.arn}."
-
-
-def _words(texts: Iterable[Any]) -> int:
-    return max(1, sum(len(t.split()) for t in texts if isinstance(t, str)))
-
-
-def _blocks(value: Any) -> list[dict[str, Any]]:
-    return [b for b in value if isinstance(b, dict)] if isinstance(value, list) else []
-
-
-def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _Invalid("A conversation must start with a user message. Try again with a conversation that "
-                       "starts with a user message.")
-    blocks = [b for m in messages if isinstance(m, dict) for b in _blocks(m.get("content"))]
-    system = _blocks(body.get("system"))
-    tool_config = body.get("toolConfig")
-    tools = _blocks(tool_config.get("tools")) if isinstance(tool_config, dict) else []
-    extra = body.get("additionalModelRequestFields")
-    specs = [t["toolSpec"] for t in tools if isinstance(t.get("toolSpec"), dict)]
-    return _Reply(
-        text=_reply_text(identity),
-        account=identity.account,
-        input_tokens=_words(b.get("text") for b in blocks + system),
-        reasoning=isinstance(extra, dict) and ("thinking" in extra or "reasoning_config" in extra),
-        tool_name=str(specs[0].get("name", "tool")) if specs else None,
-        cached=any("cachePoint" in b for b in blocks + system + tools),
-    )
-
-
-def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _Invalid("messages: field required")
-    texts: list[Any] = []
-    blocks: list[dict[str, Any]] = []
-    for part in [m.get("content") for m in messages if isinstance(m, dict)] + [body.get("system")]:
-        if isinstance(part, str):
-            texts.append(part)
-        blocks += [b for b in _blocks(part) if b.get("type") == "text"]
-    tools = _blocks(body.get("tools"))
-    thinking = body.get("thinking")
-    return _Reply(
-        text=_reply_text(identity),
-        account=identity.account,
-        input_tokens=_words(texts + [b.get("text") for b in blocks]),
-        reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
-        tool_name=str(tools[0].get("name", "tool")) if tools else None,
-        cached=any("cache_control" in b for b in blocks + tools),
-    )
-
-
-def _converse_usage(reply: _Reply) -> dict[str, int]:
-    usage = {"inputTokens": reply.input_tokens, "outputTokens": reply.output_tokens,
-             "totalTokens": reply.input_tokens + reply.output_tokens}
-    if reply.cached:
-        usage.update(cacheReadInputTokens=7, cacheWriteInputTokens=0)
-    return usage
-
-
-def converse_body(reply: _Reply) -> dict[str, Any]:
-    content: list[dict[str, Any]] = []
-    if reply.reasoning:
-        content.append({"reasoningContent": {"reasoningText": {"text": REASONING_TEXT,
-                                                               "signature": REASONING_SIGNATURE}}})
-    content.append({"text": reply.text})
-    if reply.tool_name:
-        content.append({"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name,
-                                    "input": reply.tool_input}})
-    return {
-        "output": {"message": {"role": "assistant", "content": content}},
-        "stopReason": "tool_use" if reply.tool_name else "end_turn",
-        "usage": _converse_usage(reply),
-        "metrics": {"latencyMs": 1},
-    }
-
-
-def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
-    index = 0
-    if reply.reasoning:
-        events += [
-            ("contentBlockDelta", {"contentBlockIndex": 0,
-                                   "delta": {"reasoningContent": {"text": REASONING_TEXT}}}),
-            ("contentBlockDelta", {"contentBlockIndex": 0,
-                                   "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}}),
-            ("contentBlockStop", {"contentBlockIndex": 0}),
-        ]
-        index = 1
-    events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
-               for chunk in reply.text_chunks()]
-    events.append(("contentBlockStop", {"contentBlockIndex": index}))
-    if reply.tool_name:
-        index += 1
-        partial = json.dumps(reply.tool_input)
-        half = len(partial) // 2
-        tool_start = {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}
-        events += [
-            ("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": tool_start}}),
-            *(("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": part}}})
-              for part in (partial[:half], partial[half:])),
-            ("contentBlockStop", {"contentBlockIndex": index}),
-        ]
-    events += [
-        ("messageStop", {"stopReason": "tool_use" if reply.tool_name else "end_turn"}),
-        ("metadata", {"usage": _converse_usage(reply), "metrics": {"latencyMs": 1}}),
-    ]
-    return events
-
-
-def _anthropic_usage(reply: _Reply) -> dict[str, int]:
-    usage = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
-    if reply.cached:
-        usage.update(cache_read_input_tokens=7, cache_creation_input_tokens=0)
-    return usage
-
-
-def anthropic_body(reply: _Reply) -> dict[str, Any]:
-    content: list[dict[str, Any]] = []
-    if reply.reasoning:
-        content.append({"type": "thinking", "thinking": REASONING_TEXT, "signature": REASONING_SIGNATURE})
-    content.append({"type": "text", "text": reply.text})
-    if reply.tool_name:
-        content.append({"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name,
-                        "input": reply.tool_input})
-    return {
-        "id": "msg_xacct", "type": "message", "role": "assistant", "model": "claude-sonnet-4-6",
-        "content": content, "stop_reason": "tool_use" if reply.tool_name else "end_turn",
-        "stop_sequence": None, "usage": _anthropic_usage(reply),
-    }
-
-
-def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
-    start = anthropic_body(reply) | {"content": [], "stop_reason": None}
-    start["usage"] = dict(_anthropic_usage(reply), output_tokens=1)
-    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
-    index = 0
-    if reply.reasoning:
-        events += [
-            {"type": "content_block_start", "index": 0,
-             "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
-            {"type": "content_block_delta", "index": 0,
-             "delta": {"type": "thinking_delta", "thinking": REASONING_TEXT}},
-            {"type": "content_block_delta", "index": 0,
-             "delta": {"type": "signature_delta", "signature": REASONING_SIGNATURE}},
-            {"type": "content_block_stop", "index": 0},
-        ]
-        index = 1
-    events.append({"type": "content_block_start", "index": index,
-                   "content_block": {"type": "text", "text": ""}})
-    events += [{"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
-               for chunk in reply.text_chunks()]
-    events.append({"type": "content_block_stop", "index": index})
-    if reply.tool_name:
-        index += 1
-        partial = json.dumps(reply.tool_input)
-        half = len(partial) // 2
-        events += [
-            {"type": "content_block_start", "index": index,
-             "content_block": {"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name, "input": {}}},
-            {"type": "content_block_delta", "index": index,
-             "delta": {"type": "input_json_delta", "partial_json": partial[:half]}},
-            {"type": "content_block_delta", "index": index,
-             "delta": {"type": "input_json_delta", "partial_json": partial[half:]}},
-            {"type": "content_block_stop", "index": index},
-        ]
-    events += [
-        {"type": "message_delta", "delta": {"stop_reason": "tool_use" if reply.tool_name else "end_turn",
-                                            "stop_sequence": None},
-         "usage": {"output_tokens": reply.output_tokens}},
-        {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
-            "inputTokenCount": reply.input_tokens, "outputTokenCount": reply.output_tokens,
-            "invocationLatency": 1, "firstByteLatency": 1}},
-    ]
-    return events
-
-
-def titan_embedding_body(body: dict[str, Any]) -> dict[str, Any]:
-    text = body.get("inputText")
-    if not isinstance(text, str):
-        raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your "
-                       "input and try again.")
-    digest = hashlib.sha256(text.encode()).digest()
-    return {"embedding": [round(b / 127.5 - 1.0, 6) for b in digest[:8]],
-            "inputTextTokenCount": _words([text])}
-
-
-def _invoke_kind(model_id: str, body: dict[str, Any]) -> str | None:
-    """"anthropic" / "titan-embed" from the model id, else from the body shape (inference-profile ARNs)."""
-    if "anthropic" in model_id:
-        return "anthropic"
-    if "titan-embed" in model_id:
-        return "titan-embed"
-    if model_id.startswith("arn:"):
-        if "anthropic_version" in body:
-            return "anthropic"
-        if "inputText" in body:
-            return "titan-embed"
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------
 # HTTP server
 # ---------------------------------------------------------------------------------------------------
-
-
-_Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]  # stream frames, or JSON body + headers
 
 
 class _Server(LoopbackServerMixin, ThreadingHTTPServer):
@@ -633,7 +382,7 @@ class BedrockService:
         if self.delay:
             time.sleep(self.delay)
         body = _parse_json(raw_body)
-        answer: _Answer | Fault = error or self._answer(operation, model_id, body, identity)
+        answer: _Answer | Fault = error or model_answer(operation, model_id, body, identity)
         issued = identity if isinstance(identity, IssuedCredential) else None
         self._record(BedrockCall(
             operation=operation,
@@ -661,32 +410,6 @@ class BedrockService:
             payload, more = answer
             handler._send_json(200, payload, {**extra, **more})
 
-    def _answer(self, operation: str, model_id: str, body: dict[str, Any] | None,
-                identity: Identity | None) -> _Answer | Fault:
-        """The 200 answer (event-stream frames, or JSON payload + extra headers), or a ValidationException."""
-        assert identity is not None  # verification passed, so the signer is known
-        try:
-            if body is None:
-                raise _Invalid("Malformed input request, please reformat your input and try again.")
-            if operation == "Converse":
-                return converse_body(_converse_reply(body, identity)), {}
-            if operation == "ConverseStream":
-                events = converse_stream_events(_converse_reply(body, identity))
-                return [encode_event(name, payload) for name, payload in events]
-            kind = _invoke_kind(model_id, body)
-            if kind == "titan-embed" and operation == "InvokeModel":
-                result = titan_embedding_body(body)
-                return result, _invocation_headers(result["inputTextTokenCount"], 0)
-            if kind != "anthropic":
-                raise _Invalid("The provided model identifier is invalid.")
-            reply = _anthropic_reply(body, identity)
-            if operation == "InvokeModel":
-                return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
-            return [encode_event("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
-                    for e in anthropic_stream_events(reply)]
-        except _Invalid as invalid:
-            return Fault("ValidationException", 400, str(invalid))
-
     def _record(self, call: BedrockCall) -> None:
         with self._lock:
             self._calls.append(call)
@@ -696,13 +419,6 @@ def _principal(identity: Identity | None) -> str | None:
     if isinstance(identity, IssuedCredential):
         return identity.principal_arn
     return identity.arn if identity else None
-
-
-def _invocation_headers(input_tokens: int, output_tokens: int) -> dict[str, str]:
-    # InvokeModel reports usage in headers too; some clients read them
-    return {"X-Amzn-Bedrock-Input-Token-Count": str(input_tokens),
-            "X-Amzn-Bedrock-Output-Token-Count": str(output_tokens),
-            "X-Amzn-Bedrock-Invocation-Latency": "1"}
 
 
 def _parse_json(raw: bytes) -> dict[str, Any] | None:
