@@ -64,10 +64,24 @@ validates it, misspelled fields LiteLLM would drop, routing mistakes that spread
 into another's account, settings that let callers supply credentials, and the provider registration.
 Exit status: 0 no findings, 1 errors or warnings, 2 the config could not be read."""
 
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from ._demo import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ._demo import run_args
+
+    return run_args(args)
+
+
 #: name -> subcommand. Add new subcommands here.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "check": Subcommand("check a LiteLLM proxy config for bedrock-xacct mistakes", _check_arguments, _run_check,
                         _CHECK_DESCRIPTION),
+    "demo": Subcommand("offline demo: local AWS stand-in + a real litellm proxy + the openai client",
+                       _demo_arguments, _run_demo),
 }
 
 

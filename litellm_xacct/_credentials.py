@@ -25,6 +25,7 @@ import heapq
 import itertools
 import logging
 import math
+import queue
 import random
 import threading
 import time
@@ -48,6 +49,7 @@ ClientFactory = Callable[[str, str, str, "ReadOnlyCredentials | None"], Any]
 
 SOURCE_LEASE_SECONDS = 300.0  # how often a profile/default-chain source is re-read from botocore
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
+CLIENT_CACHE_SIZE = 64
 
 
 def refresh_windows(lifetime: float) -> tuple[float, float]:
@@ -95,6 +97,8 @@ class BotocoreClients:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._session: Any = None
+        # Clients are thread-safe and cost ~3 ms of CPU to create: reuse them per (endpoint, identity).
+        self._clients: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 
     def warm(self) -> None:
         self("sts", "us-east-1", "https://sts.us-east-1.amazonaws.com", None)
@@ -111,10 +115,18 @@ class BotocoreClients:
         else:
             kwargs.update(aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
                           aws_session_token=creds.token)
+        key = (service, region, endpoint_url, tuple(creds) if creds is not None else None)
         with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
             if self._session is None:
                 self._session = botocore.session.Session()
-            return self._session.create_client(service, config=config, **kwargs)
+            client = self._clients[key] = self._session.create_client(service, config=config, **kwargs)
+            while len(self._clients) > CLIENT_CACHE_SIZE:
+                self._clients.popitem(last=False)
+            return client
 
 
 def assume_role_kwargs(config: DeploymentConfig, depth: int) -> dict[str, Any]:
@@ -203,6 +215,9 @@ class CredentialEngine:
         self._seq = itertools.count()  # heap tiebreaker: configs and leases don't order
         self._due_cv = threading.Condition(self._lock)
         self._scheduler: threading.Thread | None = None
+        self._spawner: threading.Thread | None = None
+        self._spawn_queue: queue.SimpleQueue[tuple[_Entry, DeploymentConfig, int, Future[Lease]]] = (
+            queue.SimpleQueue())
         self._botocore_sources: dict[str | None, Any] = {}
         self._closed = False
         warm = getattr(self.client_factory, "warm", None)
@@ -297,7 +312,8 @@ class CredentialEngine:
             remaining = lease.expiry - now
             if remaining > lease.advisory:
                 return lease, None
-            if remaining > lease.mandatory or (remaining > 0 and now < entry.retry_at):
+            # Valid and either not yet mandatory, or refreshes are failing: serve it, retry behind it.
+            if remaining > lease.mandatory or (remaining > 0 and (now < entry.retry_at or entry.failures)):
                 if now >= entry.retry_at:
                     self._start_refresh(entry, config, depth)
                 return lease, None
@@ -332,11 +348,21 @@ class CredentialEngine:
                 return entry.pending
             fut: Future[Lease] = Future()
             entry.pending = fut
+        # Thread.start() blocks until the new thread runs, and that thread then holds the GIL: hand
+        # the start to a spawner thread so an event-loop caller returns at once.
+        with self._lock:
+            if self._spawner is None:
+                self._spawner = threading.Thread(target=self._run_spawner, daemon=True, name="xacct-spawner")
+                self._spawner.start()
+        self._spawn_queue.put((entry, config, depth, fut))
+        return fut
+
+    def _run_spawner(self) -> None:
         # A fresh thread per refresh (refreshes are rare): a bounded pool could deadlock when a
         # chain hop waits on the hop below it.
-        threading.Thread(target=self._refresh, args=(entry, config, depth, fut), daemon=True,
-                         name="xacct-refresh").start()
-        return fut
+        while True:
+            args = self._spawn_queue.get()
+            threading.Thread(target=self._refresh, args=args, daemon=True, name="xacct-refresh").start()
 
     def _refresh(self, entry: _Entry, config: DeploymentConfig, depth: int, fut: Future[Lease]) -> None:
         try:
@@ -366,7 +392,11 @@ class CredentialEngine:
         with entry.lock:
             entry.failures += 1
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (entry.failures - 1))
-            entry.retry_at = self.clock() + delay * random.uniform(0.5, 1.0)
+            now = self.clock()
+            if entry.lease is not None and entry.lease.expiry > now:
+                # Retry more often as expiry nears, so an outage ending in time is noticed in time.
+                delay = min(delay, max(BACKOFF_BASE, (entry.lease.expiry - now) / 3))
+            entry.retry_at = now + delay * random.uniform(0.5, 1.0)
             entry.error = exc
             first, entry.incident = not entry.incident, True
         if entry.lease is not None:  # retry in the background too, not only when a request comes

@@ -261,17 +261,20 @@ def _print_table(rows: list[Row], out: Any) -> None:
             print("  ".join("-" * w for w in widths), file=out)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="litellm-xacct demo",
-        description="Offline: a real LiteLLM proxy routes each department's requests to its own AWS account "
-                    "(local STS + Bedrock stand-in), shown from what reached the wire.")
+DESCRIPTION = ("Offline: a real LiteLLM proxy routes each department's requests to its own AWS account "
+               "(local STS + Bedrock stand-in), shown from what reached the wire.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="a LiteLLM proxy config (default: example_config.yaml)")
     parser.add_argument("--requests", type=int, default=1, metavar="N",
                         help="requests per department and mode (4 modes: plain/stream x tag in body/metadata)")
-    args = parser.parse_args(list(argv) if argv is not None else None)
+
+
+def run_args(args: argparse.Namespace) -> int:
     if args.requests < 1:
-        parser.error("--requests must be at least 1")
+        print("demo: --requests must be at least 1", file=sys.stderr)
+        return 2
     try:
         text, source = find_config(args.config)
     except OSError as exc:
@@ -282,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the proxy did not start, the stand-in failed ...: say so, exit non-zero
         print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="litellm-xacct demo", description=DESCRIPTION)
+    add_arguments(parser)
+    return run_args(parser.parse_args(list(argv) if argv is not None else None))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from litellm import CustomLLM
 from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
 from . import _bedrock
+from ._audit import record, stamp
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine, Lease
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
-from ._audit import record, stamp
 from ._request import deployment_label, identity_fields
 from ._signing import model_url, sign
 

@@ -132,7 +132,7 @@ class _Auth:
     error: Fault | None = None
 
 
-class _SignedHeadersSigV4(SigV4Auth):  # type: ignore[misc]  # botocore ships no type hints
+class _SignedHeadersSigV4(SigV4Auth):  # botocore ships no type hints
     """botocore's SigV4 over exactly the headers the client listed in SignedHeaders, as AWS computes it."""
 
     def __init__(self, credentials: Credentials, region: str, signed: list[tuple[str, str]]) -> None:
