@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from litellm_xacct.__main__ import SUBCOMMANDS, main
 from litellm_xacct._check import Deployment, Report, _compare_identity, check
-from litellm_xacct.testing import LocalAWS, Role
+from litellm_xacct.testing import LocalAWS
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -408,23 +407,11 @@ def test_subcommands_are_a_registry(capsys: pytest.CaptureFixture[str]) -> None:
 # -- --live against the local stand-in -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[LocalAWS]:
-    roles = [Role(DEPT_A), Role(DEPT_B, external_id=EXTERNAL_ID), Role(PLATFORM)]
-    with LocalAWS(roles=roles, region="us-east-1") as aws:
-        yield aws
-
-
 @pytest.fixture
-def live_env(standin: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> LocalAWS:
-    """The checking process has the gateway's (central) identity, as the gateway would."""
-    standin.reset()
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in standin.central_env().items():
-        monkeypatch.setenv(name, value)
+def live_env(local_aws: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> LocalAWS:
+    """The stand-in (tests/conftest.py), with the gateway's (central) identity in this process's env."""
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
-    return standin
+    return local_aws
 
 
 def test_live_reports_the_account_each_deployment_signs_in(live_env: LocalAWS,
