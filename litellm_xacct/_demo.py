@@ -25,70 +25,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from importlib import resources
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 PROVIDER = "bedrock-xacct"
 
-#: The shipped example_config.yaml, used when the package is installed without its source checkout.
-BUILTIN_CONFIG = """\
-# One LiteLLM gateway, one model name, each department's traffic signed by its own AWS account.
-# Run:  litellm --config example_config.yaml      (xacct_handler.py must sit beside this file)
-# Check before going live:  litellm-xacct check example_config.yaml [--live]
-
-model_list:
-  # Both departments ask for the same model_name; the tag on each request picks the deployment.
-  - model_name: claude-sonnet
-    litellm_params:
-      model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
-      aws_region_name: us-east-1
-      # The role the gateway assumes in dept-a's account. Its trust policy must allow the gateway.
-      aws_role_name: arn:aws:iam::111111111111:role/litellm-bedrock-dept-a
-      aws_session_name: gateway-dept-a        # shows up in dept-a's CloudTrail
-      # tags go here, in litellm_params: under model_info they are NOT used for routing.
-      tags: ["dept-a"]
-    model_info:
-      base_model: us.anthropic.claude-sonnet-4-6   # cost tracking for the bedrock-xacct/ prefix
-
-  - model_name: claude-sonnet
-    litellm_params:
-      model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
-      aws_region_name: us-east-1
-      aws_role_name: arn:aws:iam::222222222222:role/litellm-bedrock-dept-b
-      aws_session_name: gateway-dept-b
-      # dept-b's trust policy requires this external id (sts:ExternalId condition).
-      aws_external_id: os.environ/DEPT_B_EXTERNAL_ID
-      tags: ["dept-b"]
-    model_info:
-      base_model: us.anthropic.claude-sonnet-4-6
-
-  # Requests that carry no tag: LiteLLM sends them to the deployments tagged `default`, and with no
-  # `default` deployment it spreads them across every department's account. This one bills untagged
-  # traffic to the platform team's own Bedrock account (through a role, never the gateway's identity).
-  - model_name: claude-sonnet
-    litellm_params:
-      model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
-      aws_region_name: us-east-1
-      aws_role_name: arn:aws:iam::333333333333:role/litellm-bedrock-platform
-      aws_session_name: gateway-untagged
-      tags: ["default"]
-    model_info:
-      base_model: us.anthropic.claude-sonnet-4-6
-
-litellm_settings:
-  # custom_provider_map lives here. xacct_handler.py (one line: `from litellm_xacct import handler`)
-  # works on every supported LiteLLM; 1.82.3 cannot load `litellm_xacct.handler` from the installed
-  # package directly (it only looks for a file beside the config).
-  custom_provider_map:
-    - provider: bedrock-xacct
-      custom_handler: xacct_handler.handler
-
-router_settings:
-  # Tag routing is a router setting: under litellm_settings it is silently ignored, and requests are
-  # spread across both departments' accounts.
-  enable_tag_filtering: true
-"""
+def builtin_config() -> str:
+    """The example_config.yaml shipped in the package (a symlink to the repository's top-level file,
+    whose content setuptools copies into the wheel), for installs without the source checkout."""
+    return (resources.files("litellm_xacct") / "example_config.yaml").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -123,7 +70,7 @@ def find_config(explicit: str | None) -> tuple[str, str]:
     checkout = Path(__file__).resolve().parent.parent / "example_config.yaml"
     if checkout.is_file():
         return checkout.read_text(encoding="utf-8"), str(checkout)
-    return BUILTIN_CONFIG, "built-in copy of example_config.yaml"
+    return builtin_config(), "example_config.yaml shipped with litellm-xacct"
 
 
 def departments(config: dict[str, Any]) -> list[Department]:

@@ -450,9 +450,9 @@ def test_audit_trail_of_a_failed_role_names_no_signer(gw: Gateway, audit_path: P
 
 
 def test_builtin_demo_config_is_the_example_config() -> None:
-    from litellm_xacct._demo import BUILTIN_CONFIG
+    from litellm_xacct._demo import builtin_config
 
-    assert yaml.safe_load(BUILTIN_CONFIG) == yaml.safe_load((REPO / "example_config.yaml").read_text("utf-8"))
+    assert yaml.safe_load(builtin_config()) == yaml.safe_load((REPO / "example_config.yaml").read_text("utf-8"))
 
 
 def test_demo_prints_the_table_and_exits_zero(capsys: pytest.CaptureFixture[str],
