@@ -58,6 +58,20 @@ def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(found))
 
 
+def scrub_forged_audit(data: Mapping[str, Any]) -> None:
+    """Delete a caller's ``spend_logs_metadata.xacct`` in place, so the failure record LiteLLM logs for the
+    refused request doesn't carry it as if it were the provider's audit record."""
+    proxy_request = data.get("proxy_server_request")
+    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
+    for holder in (data, body if isinstance(body, Mapping) else {}):
+        for key in ("metadata", "litellm_metadata"):
+            meta = holder.get(key)
+            spend = meta.get("spend_logs_metadata") if isinstance(meta, Mapping) else None
+            if isinstance(spend, dict):
+                for name in [k for k in spend if isinstance(k, str) and k.lower() == "xacct"]:
+                    del spend[name]
+
+
 class XacctGuard(CustomLogger):
     """A LiteLLM proxy callback: ``async_pre_call_hook`` refuses hostile requests with HTTP 400."""
 
@@ -66,6 +80,8 @@ class XacctGuard(CustomLogger):
         found = problems(data)
         if found:
             from fastapi import HTTPException
+
+            scrub_forged_audit(data)
 
             field, where = found[0]
             model = data.get("model")
