@@ -33,6 +33,7 @@ pytestmark = pytest.mark.proxy
 
 REPO = Path(__file__).resolve().parent.parent
 GROUP = "claude-sonnet"
+OTHER_GROUP = "gpt-other"  # an OpenAI-style group on the same gateway (its upstream: a closed loopback port)
 REGION = "us-east-1"
 CONFIGURED_ROLES = {DEPT_A, DEPT_B, PLATFORM}
 SIGNERS = {  # tag -> (account, role, session) of the deployment that must sign
@@ -110,6 +111,7 @@ class Attack:
     body: dict[str, Any]
     field: str
     route: str = "chat"  # chat | chat-stream | messages | responses
+    model: str = GROUP
     headers: dict[str, str] = field(default_factory=dict)
     tag: str | None = "dept-a"
     dropped_by_litellm: bool = False  # some releases drop the field themselves: then served normally
@@ -136,6 +138,8 @@ ATTACKS: list[Attack] = [
            route="messages"),
     Attack("provider via /v1/responses", {"custom_llm_provider": "bedrock"}, "custom_llm_provider",
            route="responses"),
+    Attack("provider on a non-bedrock-xacct model group", _with({"aws_region_name": REGION}), "custom_llm_provider",
+           model=OTHER_GROUP, tag=None),
     Attack("provider in client-side fallbacks", {"fallbacks": [{"model": GROUP, "custom_llm_provider": "bedrock"}]},
            "fallbacks"),
     # -- ... combined with what the native path would honour --------------------------------------------
@@ -199,6 +203,8 @@ def audit_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def proxy(aws: LocalAWS, audit_path: Path) -> Iterator[ProxyProcess]:
     config = yaml.safe_load((REPO / "example_config.yaml").read_text(encoding="utf-8"))
     assert config["litellm_settings"]["callbacks"] == ["xacct_handler.guard"]  # the documented setup
+    config["model_list"].append({"model_name": OTHER_GROUP, "litellm_params": {
+        "model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:1/v1", "api_key": "sk-not-used"}})
     config["litellm_settings"]["callbacks"].append("xacct_audit_callback.audit_log")
     env = {"DEPT_B_EXTERNAL_ID": DEPT_B_EXTERNAL_ID, "XACCT_AUDIT_LOG": str(audit_path)}
     with ProxyProcess(config, aws, env=env, files={"xacct_audit_callback.py": AUDIT_CALLBACK}) as running:
@@ -233,23 +239,23 @@ class Gateway:
         self.client.close()
         self.http.close()
 
-    def send(self, route: str, tag: str | None, body: dict[str, Any],
-             headers: dict[str, str] | None = None) -> tuple[int, str, str | None]:
+    def send(self, route: str, tag: str | None, body: dict[str, Any], headers: dict[str, str] | None = None,
+             model: str = GROUP) -> tuple[int, str, str | None]:
         """One request; returns (status, text: the answer or the error, LiteLLM call id)."""
         body = dict(body)
         if tag is not None:
             body["tags"] = [tag]
         if route == "messages":
             response = self.http.post("/v1/messages", headers=headers or {}, json={
-                "model": GROUP, "max_tokens": 64, "messages": MESSAGES, **body})
+                "model": model, "max_tokens": 64, "messages": MESSAGES, **body})
             return response.status_code, response.text, response.headers.get("x-litellm-call-id")
         try:
             if route == "responses":
                 raw: Any = self.client.responses.with_raw_response.create(
-                    model=GROUP, input="who signed this request?", extra_body=body, extra_headers=headers)
+                    model=model, input="who signed this request?", extra_body=body, extra_headers=headers)
                 return raw.status_code, raw.parse().output_text, raw.headers.get("x-litellm-call-id")
             raw = self.client.chat.completions.with_raw_response.create(
-                model=GROUP, messages=MESSAGES, stream=route == "chat-stream", extra_body=body,
+                model=model, messages=MESSAGES, stream=route == "chat-stream", extra_body=body,
                 extra_headers=headers)
             parsed = raw.parse()
             text = ("".join(c.choices[0].delta.content or "" for c in parsed if c.choices)
@@ -378,7 +384,8 @@ def test_attack(gw: Gateway, attack: Attack) -> None:
     control(gw, attack.tag)  # warm: credentials cached, so a leak would show as a Bedrock call, not only STS
     bedrock_from, sts_from = len(gw.aws.bedrock_calls()), len(gw.aws.sts_calls())
     offset = gw.log_size()
-    status, text, call_id = gw.send(attack.route, attack.tag, _fill(attack.body, gw.attacker.url), attack.headers)
+    status, text, call_id = gw.send(attack.route, attack.tag, _fill(attack.body, gw.attacker.url), attack.headers,
+                                    attack.model)
     if attack.dropped_by_litellm and status == 200:
         # LiteLLM dropped the field before routing (1.108.7 strips a client's mock_response): the request was
         # served exactly like a normal one, by the department's own deployment, with no faked answer.
