@@ -14,7 +14,7 @@ import litellm
 
 from .._config import PROVIDER, DeploymentConfig
 from .converse import ConverseRoute
-from .invoke import InvokeRoute
+from .invoke import InvokeRoute, anthropic_family
 
 ChatRoute = ConverseRoute | InvokeRoute
 
@@ -22,8 +22,12 @@ ChatRoute = ConverseRoute | InvokeRoute
 INTERNAL = frozenset({"max_retries", "stream", "stream_options", "fake_stream", "model_id"})
 
 
-def chat_route(config: DeploymentConfig, base_model: str | None = None) -> ChatRoute:
+def chat_route(config: DeploymentConfig, base_model: str | None = None, *, messages_api: bool = False) -> ChatRoute:
+    """The deployment's route; a ``/v1/messages`` call to an Anthropic model goes over InvokeModel with the
+    Anthropic Messages body, as native ``bedrock/`` sends it, whatever the deployment's prefix."""
     if config.route == "invoke":
+        return InvokeRoute(config, base_model)
+    if messages_api and anthropic_family(config.model, base_model):
         return InvokeRoute(config, base_model)
     return ConverseRoute(config)
 

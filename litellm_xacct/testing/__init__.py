@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._models import StreamFault
 from ._proxy import ProxyProcess, ProxyStartError
 from ._sts import (
     CENTRAL_ACCOUNT,
@@ -56,7 +57,11 @@ class LocalAWS:
     credentials issued by its own STS. (moto's backend state is process-global, so issued keys also exist
     in moto's global backend; that is harmless.)
 
-    Fault and delay settings are thread-safe and take effect on the next request.
+    Fault and delay settings are thread-safe and take effect on the next request. Stream faults
+    (:meth:`cut_stream_after`, :meth:`truncate_stream_after`) shape the next streamed answers on the wire;
+    an error *before* the first event is :meth:`fail_bedrock` on a streaming call. Model families beyond
+    Anthropic/Converse/Titan v1 embeddings (Llama, Mistral, Cohere, Titan Text, Nova; Titan v2, Cohere and
+    Nova embeddings; Titan, Nova Canvas and Stability images) are answered by ``testing/_models``.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
@@ -203,10 +208,20 @@ class LocalAWS:
         """
         self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
 
+    def cut_stream_after(self, frames: int, count: int = 1) -> None:
+        """The next ``count`` streamed answers send ``frames`` whole event frames and half of the next, then
+        drop the connection (no end of the HTTP body): a stream cut mid-way."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "cut"), count)
+
+    def truncate_stream_after(self, frames: int, count: int = 1) -> None:
+        """Like :meth:`cut_stream_after`, but the HTTP body then ends cleanly: a truncated last event."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "truncate"), count)
+
     def clear_faults(self) -> None:
-        """Remove injected failures, delays and the credential-lifetime override."""
+        """Remove injected failures (stream faults too), delays and the credential-lifetime override."""
         self._sts.faults.clear()
         self._bedrock.faults.clear()
+        self._bedrock.stream_faults.clear()
         self._sts.delay = 0.0
         self._bedrock.delay = 0.0
         self._sts.credential_lifetime = None

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import _models
 from ._eventstream import encode_event
 from ._sts import Fault, Identity, IssuedCredential
 
@@ -272,6 +273,9 @@ def model_answer(operation: str, model_id: str, body: dict[str, Any] | None,
         if operation == "ConverseStream":
             events = converse_stream_events(_converse_reply(body, identity))
             return [encode_event(name, payload) for name, payload in events]
+        served = _models.model_answer(operation, model_id, body, identity)  # more families: _models
+        if served is not None:
+            return served
         kind = _invoke_kind(model_id, body)
         if kind == "titan-embed" and operation == "InvokeModel":
             result = titan_embedding_body(body)
@@ -283,7 +287,7 @@ def model_answer(operation: str, model_id: str, body: dict[str, Any] | None,
             return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
         return [encode_event("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
                 for e in anthropic_stream_events(reply)]
-    except _Invalid as invalid:
+    except (_Invalid, _models.Invalid) as invalid:
         return Fault("ValidationException", 400, str(invalid))
 
 
