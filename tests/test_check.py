@@ -340,7 +340,7 @@ def test_handler_in_a_package_directory_beside_the_config(tmp_path: Path) -> Non
 def test_malformed_deployment_and_no_bedrock_deployments(tmp_path: Path) -> None:
     report = lint(tmp_path, "model_list:\n  - model_name: gpt\n  - model_name: gpt4\n    litellm_params:\n"
                             "      model: openai/gpt-4o\n")
-    assert [(f.rule, f.index, f.severity) for f in report.findings] == [("malformed-deployment", 0, "error"),
+    assert [(f.rule, f.index, f.severity) for f in report.findings] == [("malformed-deployment", 0, "info"),
                                                                          ("no-bedrock-deployments", None, "info")]
 
 

@@ -48,12 +48,15 @@ def run_probe(report: Report, *, sts_endpoint: str | None = None, bedrock_endpoi
     report.probed = True
     engine = engine or CredentialEngine(background=False)
     previous = list(litellm.custom_provider_map)
+    quiet = litellm.suppress_debug_info
+    litellm.suppress_debug_info = True  # LiteLLM prints a help banner per failed call; the table says it all
     register(BedrockXacct(engine=engine))
     try:
         for dep in report.deployments:
             dep.probe = _probe_one(litellm, dep, sts_endpoint, bedrock_endpoint)
             dep.findings += _findings(dep, dep.probe)
     finally:
+        litellm.suppress_debug_info = quiet
         litellm.custom_provider_map = previous
         custom_llm_setup()
         engine.close()

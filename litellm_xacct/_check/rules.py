@@ -285,10 +285,11 @@ def native_bedrock(dep: Deployment) -> list[Finding]:
     params = dep.params
     intent = [k for k in ("aws_role_name", "aws_access_key_id", "aws_profile_name", "aws_web_identity_token")
               if params.get(k)]
-    tags = dep.tags or routing_tags(dep.model_info)
+    tags = f"tags {dep.tags}" if dep.tags else f"model_info.tags {dep.model_info['tags']}" \
+        if dep.model_info.get("tags") else ""
     if not intent and not tags:
         return []
-    why = ", ".join(intent + ([f"tags {tags}"] if tags else []))
+    why = ", ".join(intent + ([tags] if tags else []))
     route = dep.model.split("/")[1] if dep.model.count("/") >= 2 else ""
     caveat = ""
     if dep.model_id == "*" or dep.model.endswith("/*"):
@@ -310,11 +311,14 @@ def native_bedrock(dep: Deployment) -> list[Finding]:
 
 
 def malformed_entries(ctx: Context) -> list[Finding]:
+    """Entries LiteLLM cannot route (no litellm_params.model). Only a note when nothing reaches Bedrock:
+    other providers' configs are not this check's business."""
+    severity = "error" if ctx.deployments else "info"
     found = []
     for i, entry in enumerate(ctx.doc["model_list"]):
         params = _mapping(entry).get("litellm_params") if isinstance(entry, Mapping) else None
         if not isinstance(params, Mapping) or not isinstance(params.get("model"), str):
-            found.append(Finding("malformed-deployment", "error", f"model_list[{i}]",
+            found.append(Finding("malformed-deployment", severity, f"model_list[{i}]",
                                  f"model_list[{i}] needs model_name and litellm_params.model. Fix: complete or "
                                  "remove the entry.", i))
         elif bedrock_route(params) and not isinstance(entry.get("model_name"), str):
