@@ -15,8 +15,8 @@ import pytest
 
 from litellm_xacct.__main__ import SUBCOMMANDS, main
 from litellm_xacct._check import Deployment, Report, _compare_identity, check
-from tests.helpers import armed_example
 from litellm_xacct.testing import LocalAWS
+from tests.helpers import armed_example
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -110,7 +110,8 @@ def test_example_config_deployments(example: Path, monkeypatch: pytest.MonkeyPat
         ("111111111111", ["dept-a"]), ("222222222222", ["dept-b"]), ("333333333333", ["default"])]
 
 
-def test_example_config_is_clean(example: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_config_is_clean(example: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
     code, out, _ = run_cli(capsys, str(example))
     assert code == 0, out
@@ -333,7 +334,8 @@ def test_handler_module_that_does_not_exist(tmp_path: Path) -> None:
 def test_handler_in_a_package_directory_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "handlers").mkdir()
     (tmp_path / "handlers" / "xacct.py").write_text(SHIM, encoding="utf-8")
-    config = edit("xacct_handler.guard", "handlers.xacct.guard", edit("xacct_handler.handler", "handlers.xacct.handler"))
+    config = edit("xacct_handler.guard", "handlers.xacct.guard",
+                  edit("xacct_handler.handler", "handlers.xacct.handler"))
     assert rules(lint(tmp_path, config, shim=False)) == []
 
 

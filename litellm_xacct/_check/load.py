@@ -109,7 +109,8 @@ def load_config(path: str | os.PathLike[str]) -> Loaded:
     loaded = _merge_includes(doc, Path(path), shown)
     model_list = loaded.doc.get("model_list")
     general = loaded.doc.get("general_settings")
-    in_db = isinstance(general, dict) and (general.get("store_model_in_db") is True or bool(general.get("database_url")))
+    in_db = isinstance(general, dict) and (general.get("store_model_in_db") is True
+                                           or bool(general.get("database_url")))
     if in_db and model_list in (None, []):
         loaded.doc["model_list"] = []
         return loaded

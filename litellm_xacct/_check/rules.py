@@ -25,6 +25,7 @@ from .findings import (
     Deployment,
     Finding,
     Route,
+    Severity,
     _mapping,
     bedrock_route,
     routing_tags,
@@ -97,7 +98,7 @@ def _deployment_list(indexes: Sequence[int]) -> str:
     return ", ".join(f"#{i}" for i in indexes)
 
 
-def _finding(dep: Deployment, rule: str, severity: Any, field_name: str, message: str) -> Finding:
+def _finding(dep: Deployment, rule: str, severity: Severity, field_name: str, message: str) -> Finding:
     return Finding(rule, severity, field_name, message, dep.index, dep.model_name)
 
 
@@ -313,7 +314,7 @@ def native_bedrock(dep: Deployment) -> list[Finding]:
 def malformed_entries(ctx: Context) -> list[Finding]:
     """Entries LiteLLM cannot route (no litellm_params.model). Only a note when nothing reaches Bedrock:
     other providers' configs are not this check's business."""
-    severity = "error" if ctx.deployments else "info"
+    severity: Severity = "error" if ctx.deployments else "info"
     found = []
     for i, entry in enumerate(ctx.doc["model_list"]):
         params = _mapping(entry).get("litellm_params") if isinstance(entry, Mapping) else None
