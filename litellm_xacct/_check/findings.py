@@ -57,9 +57,6 @@ class Probe:
     code: str | None = None
     message: str = ""
 
-    def cell(self) -> str:
-        return f"{self.status}: {self.code}" if self.code else self.status
-
 
 @dataclass
 class Deployment:

@@ -28,7 +28,7 @@ def render_json(report: Report) -> str:
 
 
 #: (header, narrowest it may be squeezed to; 0 = never squeezed)
-_COLUMNS = (("#", 0), ("model_name", 12), ("model", 16), ("tags", 8), ("signs as", 12),
+_COLUMNS = (("#", 0), ("model_name", 12), ("model", 16), ("tags", 8), ("signs as (role)", 12),
             ("expected account", 0), ("resolved account", 0), ("probe", 8), ("status", 0), ("problems", 14))
 
 
@@ -39,14 +39,14 @@ def _clip(text: str, width: int) -> str:
 def _signer(dep: Deployment) -> str:
     role = dep.role_arn
     if role:  # the account has its own column: show the role's name part
-        return role.split(":", 5)[-1] if role_account(role) else role
+        return role.split(":", 5)[-1].removeprefix("role/") if role_account(role) else role
     return "(gateway identity)" if dep.identity == GATEWAY_IDENTITY else dep.identity
 
 
 def _row_cells(report: Report, dep: Deployment) -> list[str]:
     related = [f.rule for f in dep.findings] + [f.rule for f in report.findings if dep.index in f.deployments]
     return [str(dep.index), dep.model_name, dep.model, ",".join(dep.tags) or "-", _signer(dep),
-            dep.expected_account or "-", dep.resolved_account or "-", dep.probe.cell() if dep.probe else "-",
+            dep.expected_account or "-", dep.resolved_account or "-", dep.probe.status if dep.probe else "-",
             report.status(dep), ", ".join(dict.fromkeys(related))]
 
 
