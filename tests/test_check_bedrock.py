@@ -85,10 +85,12 @@ def test_every_bedrock_route_is_checked_and_other_providers_are_not(tmp_path: Pa
           - {{model_name: e, litellm_params: {{model: {MODEL}, custom_llm_provider: bedrock}}}}
           - {{model_name: f, litellm_params: {{model: openai/gpt-4o}}}}
           - {{model_name: g, litellm_params: {{model: anthropic/claude-sonnet-4-6}}}}
+          - {{model_name: h, litellm_params: {{model: amazon.nova-pro-v1:0}}}}
+          - {{model_name: i, litellm_params: {{model: gpt-4o-mini}}}}
         """)
     assert [(d.index, d.route, d.model_id) for d in report.deployments] == [
         (0, "bedrock", MODEL), (1, "bedrock", MODEL), (2, "bedrock", "anthropic.claude-3-haiku-20240307-v1:0"),
-        (3, "bedrock", "*"), (4, "bedrock", MODEL)]
+        (3, "bedrock", "*"), (4, "bedrock", MODEL), (7, "bedrock", "amazon.nova-pro-v1:0")]
     assert report.exit_code() == 0 and rules(report) == []  # native, gateway identity only: nothing wrong
 
 
@@ -320,6 +322,22 @@ def test_probe_signs_native_deployments_through_litellm(local_aws: LocalAWS, tmp
     assert "use case" in probes[1].message if probes[1] else False  # the gateway's own account: the stand-in refuses it
     assert [(c.account, c.session_name) for c in local_aws.bedrock_calls()] == [
         ("111111111111", "native-a"), (local_aws.central.account, None)]
+    # --live resolved the native identities through LiteLLM's own credential code
+    assert [(d.resolved_account, d.resolved_arn) for d in report.deployments] == [
+        ("111111111111", "arn:aws:sts::111111111111:assumed-role/litellm-bedrock-dept-a/native-a"),
+        (local_aws.central.account, local_aws.central.arn), (None, None)]
+
+
+def test_live_reports_a_native_role_that_cannot_be_assumed(local_aws: LocalAWS, tmp_path: Path) -> None:
+    lint(tmp_path, f"model_list:\n  - {{model_name: a, litellm_params: {{model: bedrock/{MODEL}, "
+                   "aws_region_name: us-east-1, aws_role_name: 'arn:aws:iam::999999999999:role/nope'}}\n")
+    report = check(str(tmp_path / "config.yaml"), live=True, sts_endpoint=local_aws.sts_endpoint)
+    live = [f for f in report.findings_all() if f.rule == "live-credentials"]
+    assert [(f.index, f.field) for f in live] == [(0, "aws_role_name")]
+    assert "native Bedrock credential path failed" in live[0].message
+    assert report.deployments[0].resolved_account is None
+    assert [c.params.get("RoleArn") for c in local_aws.sts_calls("AssumeRole")] == [
+        "arn:aws:iam::999999999999:role/nope"]
 
 
 def test_probe_needs_live_and_help_states_the_cost(capsys: pytest.CaptureFixture[str]) -> None:

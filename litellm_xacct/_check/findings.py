@@ -21,6 +21,9 @@ NATIVE_PREFIX = "bedrock/"
 ENV_REF = "os.environ/"
 GATEWAY_IDENTITY = "the gateway's own identity"  # who signs a deployment that names no role, keys or profile
 
+#: A Bedrock model id written without a provider prefix, which LiteLLM resolves to native Bedrock
+_BARE_BEDROCK_ID = re.compile(r"^(?:(?:us|eu|apac|global|jp|au|ca|us-gov)\.)?(?:anthropic|amazon|meta|mistral|cohere|"
+                              r"ai21|deepseek|writer|qwen|openai|twelvelabs|stability|luma|moonshot|minimax)\.[\w.:-]+$")
 _ROLE_ACCOUNT = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/")
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
@@ -185,7 +188,8 @@ def routing_tags(params: Mapping[str, Any]) -> list[str]:
 
 def bedrock_route(params: Mapping[str, Any]) -> Route | None:
     """Which provider serves a deployment that reaches Bedrock (``bedrock-xacct`` or native ``bedrock``),
-    None for any other provider. ``custom_llm_provider: bedrock`` makes LiteLLM serve any model natively."""
+    None for any other provider. ``custom_llm_provider: bedrock`` makes LiteLLM serve any model natively, and
+    LiteLLM maps a bare Bedrock model id (``anthropic.claude-...``, ``us.amazon.nova-...``) to Bedrock."""
     model = params.get("model")
     if not isinstance(model, str):
         return None
@@ -193,6 +197,8 @@ def bedrock_route(params: Mapping[str, Any]) -> Route | None:
         return "bedrock-xacct"
     if model.startswith(NATIVE_PREFIX) or params.get("custom_llm_provider") == "bedrock":
         return "bedrock"
+    if "custom_llm_provider" not in params and _BARE_BEDROCK_ID.match(model):
+        return "bedrock"  # LiteLLM's provider lookup maps bare Bedrock ids to bedrock
     return None
 
 
