@@ -385,3 +385,32 @@ def test_public_spread_names_the_gateway_identity_and_the_capacity_account() -> 
     assert spread.deployments == (1, 2)
     assert f"{GATEWAY_IDENTITY} (#1), 222222222222 (#2)" in spread.message
     assert "and by other providers: #0, #3" in spread.message
+
+
+def test_stand_in_command_line_denies_model_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m litellm_xacct.testing --deny-model` (the README's --probe demo) refuses that account's calls."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    server = subprocess.Popen([sys.executable, "-m", "litellm_xacct.testing", "--role", DEPT_A, "--role", DEPT_B,
+                               "--deny-model", f"222222222222={MODEL}", "--json"],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stdout is not None
+        info = json.loads(server.stdout.readline())
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", info["central"]["aws_access_key_id"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", info["central"]["aws_secret_access_key"])
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        lint(tmp_path, "model_list:\n" + xacct(DEPT_A, '      tags: ["dept-a"]\n')
+             + xacct(DEPT_B, '      tags: ["dept-b", "default"]\n') + ARMED
+             + "router_settings: {enable_tag_filtering: true}\n")
+        report = check(str(tmp_path / "config.yaml"), live=True, probe=True, sts_endpoint=info["sts_endpoint"],
+                       bedrock_endpoint=info["bedrock_endpoint"])
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    assert [(d.probe.status, d.probe.code) for d in report.deployments if d.probe] == [
+        ("ok", None), ("denied", "AccessDeniedException")]
