@@ -260,6 +260,19 @@ def test_models_in_the_database_are_named_as_unseen(tmp_path: Path, capsys: pyte
     assert "models-in-database" in out and "this check did not see them" in " ".join(out.split())
 
 
+@pytest.mark.parametrize(("settings", "noted"), [
+    ("general_settings: {database_url: os.environ/DATABASE_URL}", True),
+    ("general_settings: {database_url: os.environ/DATABASE_URL, store_model_in_db: false}", False),
+    ('environment_variables: {STORE_MODEL_IN_DB: "True"}', True),
+    ("general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}", False),
+])
+def test_which_settings_load_models_from_the_database(tmp_path: Path, settings: str, noted: bool) -> None:
+    entry = f"  - {{model_name: a, litellm_params: {{model: bedrock/{MODEL}}}}}\n"
+    report = lint(tmp_path, f"model_list:\n{entry}{settings}\n")
+    assert [f.rule for f in report.findings] == (["models-in-database"] if noted else [])
+    assert report.exit_code() == 0
+
+
 # -- --probe against the stand-in -----------------------------------------------------------------------------
 
 

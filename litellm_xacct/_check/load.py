@@ -108,10 +108,9 @@ def load_config(path: str | os.PathLike[str]) -> Loaded:
         raise UnusableConfig(f"{shown}: the config must be a YAML mapping, got {type(doc).__name__}")
     loaded = _merge_includes(doc, Path(path), shown)
     model_list = loaded.doc.get("model_list")
-    general = loaded.doc.get("general_settings")
-    in_db = isinstance(general, dict) and (general.get("store_model_in_db") is True
-                                           or bool(general.get("database_url")))
-    if in_db and model_list in (None, []):
+    from .rules import _database_reason
+
+    if _database_reason(loaded.doc) is not None and model_list in (None, []):
         loaded.doc["model_list"] = []
         return loaded
     if not isinstance(model_list, list) or not model_list:

@@ -609,17 +609,31 @@ def guard_armed(ctx: Context) -> list[Finding]:
         f"{{callbacks: [\"{GUARD}\"]}}.", None, None, tuple(d.index for d in xacct))]
 
 
+def _database_reason(doc: Mapping[str, Any]) -> str | None:
+    """Why LiteLLM may load models from its database, or None. It does with store_model_in_db (the setting or
+    the STORE_MODEL_IN_DB variable); a database_url alone may mean it, unless store_model_in_db is false."""
+    general = _settings(doc, "general_settings")
+    env = str(_settings(doc, "environment_variables").get("STORE_MODEL_IN_DB", "")).lower()
+    if general.get("store_model_in_db") is True:
+        return "general_settings.store_model_in_db is true"
+    if env in ("true", "1", "yes"):
+        return "environment_variables.STORE_MODEL_IN_DB is set"
+    if general.get("database_url") and general.get("store_model_in_db") is not False:
+        return ("general_settings.database_url is set (LiteLLM loads models from it when STORE_MODEL_IN_DB is set "
+                "in the gateway's environment)")
+    return None
+
+
 def database_models(ctx: Context) -> list[Finding]:
     """Models kept in LiteLLM's database are invisible to a file check: say so."""
-    general = _settings(ctx.doc, "general_settings")
-    if not (general.get("store_model_in_db") is True or general.get("database_url")):
+    reason = _database_reason(ctx.doc)
+    if reason is None:
         return []
-    why = "store_model_in_db: true" if general.get("store_model_in_db") is True else "database_url is set"
     return [Finding(
         "models-in-database", "info", "general_settings.store_model_in_db",
-        f"general_settings {why}: models added through the admin UI or /model/new live in LiteLLM's database, "
-        "and this check did not see them. Fix: keep Bedrock deployments in the config file, or review the "
-        "database's models (the UI's Models page) against these rules.")]
+        f"{reason}: models added through the admin UI or /model/new live in LiteLLM's database, and this check "
+        "did not see them. Fix: keep Bedrock deployments in the config file, or review the database's models "
+        "(the UI's Models page) against these rules.")]
 
 
 def nothing_to_do(ctx: Context) -> list[Finding]:
