@@ -124,6 +124,28 @@ def test_xacct_fields_on_a_native_deployment(tmp_path: Path) -> None:
     assert [(f.rule, f.field) for f in report.findings_all()] == [("xacct-field-on-native", "xacct_duration_seconds")]
 
 
+def test_native_identity_fields_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XACCT_T_ROLE", raising=False)
+    monkeypatch.delenv("XACCT_T_REGION", raising=False)
+    report = lint(tmp_path, f"""
+        model_list:
+          - {{model_name: a, litellm_params: {{model: bedrock/{MODEL}, aws_role_name: "role/dept-a",
+              aws_region_name: us-east}}}}
+          - {{model_name: b, litellm_params: {{model: bedrock/{MODEL}, aws_role_name: os.environ/XACCT_T_ROLE,
+              aws_region_name: os.environ/XACCT_T_REGION}}}}
+        """)
+    bad, unset = (d.findings for d in report.deployments)
+    assert [(f.rule, f.field, f.severity) for f in bad if f.severity != "info"] == [
+        ("invalid-field", "aws_role_name", "error"), ("invalid-field", "aws_region_name", "error")]
+    assert [(f.rule, f.field, f.severity) for f in unset if f.rule == "unset-env-var"] == [
+        ("unset-env-var", "aws_role_name", "error"), ("unset-env-var", "aws_region_name", "info")]
+    assert "the gateway's own identity signs" in unset[0].message
+    monkeypatch.setenv("XACCT_T_ROLE", DEPT_B)
+    monkeypatch.setenv("XACCT_T_REGION", "eu-west-1")
+    assert [f.rule for f in check(str(tmp_path / "config.yaml")).deployments[1].findings] == [
+        "native-bedrock-identity"]
+
+
 # -- identities under one model_name ---------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._config import _REGION as REGION
+from .._config import _ROLE_ARN as ROLE_ARN
 from .._config import AWS_FIELDS, PROVIDER, XACCT_FIELDS, DeploymentConfig, split_model
 from .._errors import ConfigError
 from .findings import (
@@ -27,6 +29,7 @@ from .findings import (
     Route,
     Severity,
     _mapping,
+    _resolve_env,
     bedrock_route,
     routing_tags,
     signing_identity,
@@ -147,15 +150,44 @@ def _env_refs(params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def unset_env(dep: Deployment) -> list[Finding]:
-    """``os.environ/NAME`` references whose variable is not set in this environment."""
-    return [
-        _finding(dep, "unset-env-var", "error", name,
-                 f"{name} refers to environment variable {var}, which is not set: the gateway would refuse "
-                 f"every request to this deployment. Fix: export {var}=... in the gateway's environment "
-                 f"(and before running this check), or set {name} directly.")
-        for name, var in _env_refs(dep.params)
-        if var not in os.environ
-    ]
+    """``os.environ/NAME`` references whose variable is not set in this environment. On ``bedrock-xacct`` the
+    provider refuses the deployment (error); on native ``bedrock/`` LiteLLM resolves the field to nothing and
+    fills it from the gateway's own environment: an error for the role (the gateway's own identity would sign),
+    a note for the rest."""
+    found = []
+    for name, var in _env_refs(dep.params):
+        if var in os.environ:
+            continue
+        fix = f"Fix: export {var}=... in the gateway's environment (and before running this check), or set {name} " \
+              "directly."
+        if dep.route == PROVIDER:
+            found.append(_finding(dep, "unset-env-var", "error", name,
+                                  f"{name} refers to environment variable {var}, which is not set: the gateway would "
+                                  f"refuse every request to this deployment. {fix}"))
+        else:
+            role = _top_field(name) == "aws_role_name"
+            effect = "no role is assumed and the gateway's own identity signs" if role else \
+                "native bedrock/ fills it from the gateway's own AWS_* environment"
+            found.append(_finding(dep, "unset-env-var", "error" if role else "info", name,
+                                  f"{name} refers to environment variable {var}, which is not set here: LiteLLM "
+                                  f"resolves it to no value, so {effect}. {fix}"))
+    return found
+
+
+def native_fields(dep: Deployment) -> list[Finding]:
+    """The identity fields native ``bedrock/`` passes to STS, checked for shape (STS would refuse them on
+    every request): the role ARN and the region."""
+    found = []
+    role = _resolve_env(dep.params.get("aws_role_name"))
+    if isinstance(role, str) and role and not role.startswith(ENV_REF) and not ROLE_ARN.fullmatch(role):
+        found.append(_finding(dep, "invalid-field", "error", "aws_role_name",
+                              f"aws_role_name {role!r} is not an IAM role ARN: every request fails at AssumeRole. "
+                              "Fix: use the full ARN, e.g. arn:aws:iam::111111111111:role/NAME."))
+    region = _resolve_env(dep.params.get("aws_region_name"))
+    if isinstance(region, str) and region and not region.startswith(ENV_REF) and not REGION.fullmatch(region):
+        found.append(_finding(dep, "invalid-field", "error", "aws_region_name",
+                              f"aws_region_name {region!r} is not an AWS region. Fix: use a region such as us-east-1."))
+    return found
 
 
 def _top_field(name: str) -> str:
@@ -648,7 +680,8 @@ def nothing_to_do(ctx: Context) -> list[Finding]:
 RULES: tuple[Rule, ...] = (
     malformed_entries,
     each(unknown_fields),
-    each(unset_env, "bedrock-xacct"),
+    each(unset_env),
+    each(native_fields, "bedrock"),
     each(runtime_validation, "bedrock-xacct"),
     each(tags_shape),
     each(tags_in_model_info),
