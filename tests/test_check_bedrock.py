@@ -321,6 +321,7 @@ def test_probe_reports_the_account_without_model_access(probe_env: tuple[LocalAW
         ("111111111111", DEPT_A, 200), ("222222222222", DEPT_B, 403),
         ("333333333333", "arn:aws:iam::333333333333:role/litellm-bedrock-platform", 200)]
     assert [c.body["inferenceConfig"]["maxTokens"] for c in calls if c.body] == [1, 1, 1]
+    assert aws.central.secret_access_key not in out and aws.central.access_key_id not in out
 
 
 @pytest.mark.parametrize(("code", "message", "hint"), [
