@@ -125,8 +125,8 @@ def _source(params: Mapping[str, Any]) -> str:
 def _unconvertible(rest: str, params: Mapping[str, Any]) -> str | None:
     """Why a native Bedrock deployment stays native (None: it can move)."""
     if "*" in rest:
-        return ("a wildcard deployment lets the caller choose the model id, and bedrock-xacct serves the model "
-                "its deployment names only; list each model as its own deployment to move it")
+        return ("a wildcard deployment lets every caller choose any model id on that role's account, and "
+                "wildcard routing to bedrock-xacct is untested; list each model as its own deployment to move it")
     if params.get("api_key"):
         return ("authenticates with a Bedrock API key (api_key, a bearer token of one account); bedrock-xacct "
                 "signs with a role's SigV4 credentials. Remove api_key and set aws_role_name to move it")

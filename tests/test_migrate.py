@@ -199,7 +199,7 @@ def test_unconvertible_deployments_are_listed_with_the_reason_and_left_as_they_w
     result = migrate_text(text)
     skipped = {n.where: n.text for n in result.skipped}
     expected = {
-        "model_list[6] (bedrock/*)": "wildcard deployment lets the caller choose the model id",
+        "model_list[6] (bedrock/*)": "wildcard deployment lets every caller choose any model id",
         "model_list[7] (static)": "no aws_role_name: it signs with its static access keys",
         "model_list[8] (api-key)": "authenticates with a Bedrock API key",
         "model_list[9] (llama)": "bedrock/llama/ route has no bedrock-xacct counterpart",
