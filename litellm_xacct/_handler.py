@@ -18,7 +18,7 @@ from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine, Lease
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
 from ._request import deployment_label, identity_fields
-from ._signing import model_url, sign
+from ._signing import clean_caller_headers, model_url, sign
 
 _AUTH_CODES = frozenset({"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "NoCredentials",
                          "IncompleteSignature", "MissingAuthenticationToken", "TokenFileUnreadable"})
@@ -141,11 +141,11 @@ class BedrockXacct(CustomLLM):
         try:
             fields = identity_fields(label, litellm_params, optional_params, logging_obj)
             config = DeploymentConfig.cached(fields, deployment=label, model=model)
+            extra_headers = clean_caller_headers(kw.get("headers") or {}, label)
         except XacctError as exc:
             raise _lite_error(label, exc) from exc
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         params = _bedrock.bedrock_params(config.model, optional_params, drop)
-        extra_headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
         body = _bedrock.request_body(config, kw["messages"], params, litellm_params, extra_headers)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
             "complete_input_dict": body, "api_base": model_url(config, "converse"), "xacct": config.audit()})
