@@ -8,6 +8,7 @@
 * **Bedrock runtime** -- a wire fake that verifies SigV4 the way AWS does, refuses the gateway's own
   ("central") identity with the Anthropic use-case error, records who signed each call
   (:class:`BedrockCall`) and answers deterministically with the signer's identity in the reply text.
+  :meth:`LocalAWS.deny_model` makes it refuse one account's calls for one model (no model access).
 
 Example::
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import TracebackType
 
-from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._bedrock import DENIAL_STATUS, BedrockCall, BedrockService, default_bedrock_message
 from ._proxy import ProxyProcess, ProxyStartError
 from ._sts import (
     CENTRAL_ACCOUNT,
@@ -203,8 +204,24 @@ class LocalAWS:
         """
         self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
 
+    def deny_model(self, account: str, model_id: str = "*", code: str = "AccessDeniedException",
+                   message: str | None = None, status: int | None = None) -> None:
+        """Refuse every Bedrock call signed by ``account`` for ``model_id`` (``*``: any model) with this
+        error, as Bedrock does for an account without model access, until :meth:`clear_faults`.
+
+        Real refusals: ``AccessDeniedException`` (403; access not granted, or the use-case form: pass
+        ``message="Model use case details have not been submitted for this account. ..."``),
+        ``ValidationException`` (400; model not in the region, inference profile required),
+        ``ResourceNotFoundException`` (404). Applied after signature verification: the call log names the signer.
+        """
+        fault = Fault(code, status or DENIAL_STATUS.get(code, 400), message or default_bedrock_message(code))
+        with self._bedrock._lock:
+            self._bedrock.denials[(account, model_id)] = fault
+
     def clear_faults(self) -> None:
-        """Remove injected failures, delays and the credential-lifetime override."""
+        """Remove injected failures, model denials, delays and the credential-lifetime override."""
+        with self._bedrock._lock:
+            self._bedrock.denials.clear()
         self._sts.faults.clear()
         self._bedrock.faults.clear()
         self._sts.delay = 0.0

@@ -78,7 +78,11 @@ _BEDROCK_DEFAULT_MESSAGES = {
     "ModelNotReadyException": "Model is not ready for inference. Wait and try your request again.",
     "InternalServerException": "The server encountered an internal error.",
     "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+    "ValidationException": "The provided model identifier is invalid.",
+    "ResourceNotFoundException": "Model not found.",
 }
+#: HTTP status Bedrock answers each model-access refusal with (deny_model's default)
+DENIAL_STATUS = {"AccessDeniedException": 403, "ValidationException": 400, "ResourceNotFoundException": 404}
 
 
 def default_bedrock_message(code: str) -> str:
@@ -339,6 +343,7 @@ class BedrockService:
         self._port = port
         self._calls: list[BedrockCall] = []
         self._lock = threading.Lock()
+        self.denials: dict[tuple[str, str], Fault] = {}  # (account, model id or "*") -> refusal
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -378,6 +383,8 @@ class BedrockService:
         if error is None and isinstance(identity, StaticIdentity):
             error = Fault("AccessDeniedException", 403, CENTRAL_REFUSAL)  # the gateway's own account
         if error is None:
+            error = self.model_denial(identity, model_id)
+        if error is None:
             error = self.faults.take()  # after verification, so the log still names the signer
         if self.delay:
             time.sleep(self.delay)
@@ -409,6 +416,13 @@ class BedrockService:
         else:
             payload, more = answer
             handler._send_json(200, payload, {**extra, **more})
+
+    def model_denial(self, identity: Identity | None, model_id: str) -> Fault | None:
+        """The refusal configured for this signer's account and model (``LocalAWS.deny_model``), if any."""
+        if identity is None:
+            return None
+        with self._lock:
+            return self.denials.get((identity.account, model_id)) or self.denials.get((identity.account, "*"))
 
     def _record(self, call: BedrockCall) -> None:
         with self._lock:
