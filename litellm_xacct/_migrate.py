@@ -555,6 +555,9 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
         target.write_text(result.text, encoding="utf-8")
     print(diff_text if diff_text else f"no changes: {source} needs nothing migrate does", file=out)
     print(render_notes(result, none), file=out)
+    if "\ninclude:" in "\n" + result.text and target.resolve().parent != source.resolve().parent:
+        print(f"note: {target} is not in {source}'s directory: its include: paths are relative to the config's own "
+              "directory, so copy the included files beside it", file=out)
     if result.shim_module:
         print(write_shim(Path(args.shim_dir) if args.shim_dir else target.parent, result.shim_module), file=out)
     print(f"wrote {target}" if (not args.in_place or result.changed) else f"{target} unchanged", file=out)

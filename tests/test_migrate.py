@@ -27,8 +27,10 @@ def _migrate(tmp_path: Path, source: Path, *args: str, capsys: pytest.CaptureFix
     """Copy ``source`` into tmp_path, run the command on the copy; (exit code, output path, stdout)."""
     config = tmp_path / source.name
     config.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    out = tmp_path / "out" / "config.yaml"
-    out.parent.mkdir(exist_ok=True)
+    # the output goes beside the input: include: paths are relative to the config's directory
+    (tmp_path / "more_models.yaml").write_text((DATA / "more_models.yaml").read_text(encoding="utf-8"),
+                                                encoding="utf-8")
+    out = tmp_path / "config.out.yaml"
     code = main(["migrate", str(config), "-o", str(out), *args])
     return code, out, capsys.readouterr().out
 
@@ -83,6 +85,11 @@ def test_motivating_config_becomes_a_bedrock_xacct_config_that_passes_check(
     report = check(str(out))
     assert report.summary()["errors"] == 0, [str(f) for f in report.findings_all()]
     assert [d.tags for d in report.deployments] == [["dept-a"], ["dept-b"]]
+    # the guard wiring is what check asks for: the same output without it is an error
+    unguarded = out.with_name("unguarded.yaml")
+    unguarded.write_text(out.read_text(encoding="utf-8").replace("  callbacks: [xacct_handler.guard]\n", ""),
+                         encoding="utf-8")
+    assert "guard-not-armed" in {f.rule for f in check(str(unguarded)).findings_all() if f.severity == "error"}
     # both deployments carry department tags, so there is nobody to propose as default: said, not invented
     assert "'claude-sonnet': no proposal: every deployment of 'claude-sonnet' carries a department tag" in printed
     assert "default" not in str(after["model_list"])
@@ -143,8 +150,10 @@ def test_comments_key_order_quoting_and_env_references_are_kept() -> None:
 
 
 def test_a_second_run_changes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    sources = [NATIVE, GATEWAY, REPO / "example_config.yaml", DATA / "motivating_config.yaml"]
-    for source in sources:
+    # the shipped example is already in the migrated form: a fixed point
+    example = (REPO / "example_config.yaml").read_text(encoding="utf-8")
+    assert migrate_text(example).text == example and not migrate_text(example).changed
+    for source in [NATIVE, GATEWAY, DATA / "motivating_config.yaml"]:
         once = migrate_text(source.read_text(encoding="utf-8"))
         assert once.changed, source
         twice = migrate_text(once.text)
@@ -278,7 +287,6 @@ def test_a_users_own_shim_module_is_kept_and_armed(tmp_path: Path) -> None:
 @pytest.mark.proxy
 def test_migrated_motivating_config_sends_each_department_to_its_own_account(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import litellm_xacct
     from litellm_xacct.testing import LocalAWS, ProxyProcess
     from litellm_xacct.testing.__main__ import roles_from_config
 
@@ -287,12 +295,9 @@ def test_migrated_motivating_config_sends_each_department_to_its_own_account(
     code, out, printed = _migrate(tmp_path, NATIVE, capsys=capsys)
     assert code == 0, printed
     config = _load(out)
+    assert config["litellm_settings"]["callbacks"] == ["xacct_handler.guard"]
+    # the proxy loads the shim migrate wrote (handler and guard), not the one ProxyProcess would write
     files = {"xacct_handler.py": (out.parent / "xacct_handler.py").read_text(encoding="utf-8")}
-    if not hasattr(litellm_xacct, "guard"):
-        # The guard ships on branch `sec`; until it is merged the shim cannot export it, so the proxy runs the
-        # migrated config without the callbacks entry (everything else exactly as migrate wrote it).
-        config["litellm_settings"].pop("callbacks")
-        files["xacct_handler.py"] = "from litellm_xacct import handler  # noqa: F401\n"
     expected = {"dept-a": ("111111111111", DEPT_A, "gateway-dept-a"),
                 "dept-b": ("222222222222", DEPT_B, "gateway-dept-b")}
     # the stand-in trusts exactly the roles the migrated config names (dept-b without an external id, as written)
