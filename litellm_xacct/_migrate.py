@@ -232,6 +232,12 @@ class _Migrator:
             self.skip(where, "moved, but aws_region_name is missing: native bedrock/ took the region from the "
                              f"gateway's environment, {PROVIDER} takes it only from the deployment. Set it (e.g. "
                              "aws_region_name: os.environ/AWS_REGION_NAME)")
+        dropped = [f for f in ("aws_external_id", "aws_session_tags") if params.get(f)]
+        if params.get("aws_web_identity_token") and dropped:
+            self.skip(where, f"moved, but {' and '.join(dropped)} with aws_web_identity_token: native bedrock/ dropped "
+                             "them silently (AssumeRoleWithWebIdentity takes neither) and bedrock-xacct refuses them. "
+                             "Remove them, or assume the web-identity role first (xacct_role_chain) and this role "
+                             "second")
         old = params["model"]
         params["model"] = ye.same_style(old, f"{PROVIDER}/{rest}")
         text = f"model {old} -> {PROVIDER}/{rest} (the role is assumed by bedrock-xacct, on every LiteLLM release)"
@@ -551,15 +557,19 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
     diff = difflib.unified_diff(text.splitlines(keepends=True), result.text.splitlines(keepends=True),
                                 fromfile=str(source), tofile=str(target))
     diff_text = "".join(diff)
-    if not args.in_place or result.changed:
-        target.write_text(result.text, encoding="utf-8")
     print(diff_text if diff_text else f"no changes: {source} needs nothing migrate does", file=out)
     print(render_notes(result, none), file=out)
     if "\ninclude:" in "\n" + result.text and target.resolve().parent != source.resolve().parent:
         print(f"note: {target} is not in {source}'s directory: its include: paths are relative to the config's own "
               "directory, so copy the included files beside it", file=out)
-    if result.shim_module:
-        print(write_shim(Path(args.shim_dir) if args.shim_dir else target.parent, result.shim_module), file=out)
+    try:
+        if not args.in_place or result.changed:
+            target.write_text(result.text, encoding="utf-8")
+        if result.shim_module:
+            print(write_shim(Path(args.shim_dir) if args.shim_dir else target.parent, result.shim_module), file=out)
+    except OSError as exc:
+        print(f"{prog}: error: cannot write {exc.filename or target}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"wrote {target}" if (not args.in_place or result.changed) else f"{target} unchanged", file=out)
     return _check_output(target, out)
 

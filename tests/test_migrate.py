@@ -216,6 +216,7 @@ def test_unconvertible_deployments_are_listed_with_the_reason_and_left_as_they_w
         "general_settings.store_model_in_db": "live in LiteLLM's database",
         "model_list[5] (nova)": "aws_region_name is missing",
         "model_list[4] (profile)": "model_info.base_model not set",
+        "model_list[11] (web-identity)": "aws_external_id with aws_web_identity_token: native bedrock/ dropped",
     }
     for where, reason in expected.items():
         assert reason in skipped.get(where, ""), (where, skipped)
@@ -231,6 +232,9 @@ def test_unconvertible_deployments_are_listed_with_the_reason_and_left_as_they_w
         "bedrock-xacct/arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123",
         "bedrock-xacct/us.amazon.nova-pro-v1:0"]
     assert not [d for d in after["model_list"][:6] if "custom_llm_provider" in d["litellm_params"]]
+    # a web identity source with a role moves too (the web-identity fields are kept as written)
+    assert after["model_list"][11]["litellm_params"] == {
+        **before["model_list"][11]["litellm_params"], "model": "bedrock-xacct/us.anthropic.claude-sonnet-4-6"}
     # tags move on every provider: routing mistakes break isolation whoever serves
     assert after["model_list"][10]["litellm_params"]["tags"] == ["dept-a"]
     assert "model_info" not in after["model_list"][10]
