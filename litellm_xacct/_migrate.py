@@ -152,16 +152,20 @@ def _yaml_scalar(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _as_seq(tags: list[str]) -> Any:
+    """The moved tags keep the list object (and so its [flow] style and quoting) the user wrote."""
+    return tags if isinstance(tags, ye.CommentedSeq) else ye.flow_seq(list(tags))
+
+
 def _tags_of(params: Mapping[str, Any]) -> list[str]:
     tags = params.get("tags")
     return [str(t) for t in tags] if isinstance(tags, list) else []
 
 
 class _Migrator:
-    def __init__(self, doc: Any, defaults: Sequence[int] | None, keep_without_default: bool) -> None:
+    def __init__(self, doc: Any, defaults: Sequence[int] | None) -> None:
         self.doc = doc
         self.chosen_defaults = list(defaults or [])
-        self.keep_without_default = keep_without_default
         self.blank_lines = False
         self.emptied_settings = False
         self.result = Migration(text="")
@@ -216,7 +220,7 @@ class _Migrator:
             if last:
                 ye.adopt(entry, following or more)
         if existing is None:
-            ye.append(params, "tags", info_tags_seq(info_tags=tags))
+            ye.append(params, "tags", _as_seq(tags))
             if comment:
                 params.yaml_add_eol_comment("# " + comment, "tags")
             merged = list(tags)
@@ -242,7 +246,8 @@ class _Migrator:
         params["model"] = ye.same_style(old, f"{PROVIDER}/{rest}")
         text = f"model {old} -> {PROVIDER}/{rest} (the role is assumed by bedrock-xacct, on every LiteLLM release)"
         if params.get("custom_llm_provider") == NATIVE:
-            ye.pop(params, "custom_llm_provider")
+            _, following = ye.pop(params, "custom_llm_provider")
+            ye.adopt(params, following)
             text += "; custom_llm_provider: bedrock removed (it hands the deployment back to native Bedrock)"
         self.change(where, text)
 
@@ -421,13 +426,7 @@ class _Migrator:
                                           "tag go to this deployment only")
 
 
-def info_tags_seq(info_tags: list[str]) -> Any:
-    """The moved tags keep the list object (and so its [flow] style and quoting) the user wrote."""
-    return info_tags if isinstance(info_tags, ye.CommentedSeq) else ye.flow_seq(list(info_tags))
-
-
-def migrate_text(text: str, *, default_deployments: Sequence[int] | None = None,
-                 keep_without_default: bool = False) -> Migration:
+def migrate_text(text: str, *, default_deployments: Sequence[int] | None = None) -> Migration:
     """Migrate one config's YAML text (see the module docstring). Raises :class:`MigrateError`."""
     yaml = ye.yaml_for(text)
     try:
@@ -439,7 +438,7 @@ def migrate_text(text: str, *, default_deployments: Sequence[int] | None = None,
     model_list = doc.get("model_list")
     if not isinstance(model_list, list):
         raise MigrateError("model_list is missing or not a list; nothing to migrate")
-    mig = _Migrator(doc, default_deployments, keep_without_default)
+    mig = _Migrator(doc, default_deployments)
     mig.blank_lines = "\n\n" in text
     for index, entry in enumerate(model_list):
         mig.deployment(index, entry)
@@ -547,7 +546,7 @@ def run(args: argparse.Namespace, out: Any = None) -> int:
         if not args.in_place and target.exists() and target.resolve() == source.resolve():
             raise MigrateError(f"{target} is the input: pass --in-place to rewrite it")
         chosen, none = _parse_defaults(args.default_deployment)
-        result = migrate_text(text, default_deployments=chosen, keep_without_default=none)
+        result = migrate_text(text, default_deployments=chosen)
     except OSError as exc:
         print(f"{prog}: error: {source}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -44,9 +44,12 @@ def _sequence_offset(text: str) -> tuple[int, int]:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     for line, following in zip(lines, lines[1:], strict=False):
         if _KEY_LINE.match(line) and not line.lstrip().startswith("- ") and following.lstrip().startswith("- "):
-            offset = (len(following) - len(following.lstrip())) - (len(line) - len(line.lstrip()))
-            if offset >= 0:
-                return offset + 2, offset
+            parent = len(line) - len(line.lstrip())
+            dash = len(following) - len(following.lstrip())
+            item = following.lstrip()[1:]
+            content = dash + 1 + len(item) - len(item.lstrip())  # column of the item's first character
+            if dash >= parent:
+                return content - parent, dash - parent
     return 4, 2
 
 

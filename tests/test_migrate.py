@@ -331,3 +331,29 @@ def test_migrated_motivating_config_sends_each_department_to_its_own_account(
     assert {c.account for c in calls} == {"111111111111", "222222222222"}
     assert {c.model_id for c in calls} == {"us.anthropic.claude-sonnet-4-6"}
     assert assumed == {DEPT_A, DEPT_B}
+
+
+def _native_config(mapping: int, dash: int, after_dash: int) -> str:
+    """The motivating deployments written with a given mapping indent and sequence dash style."""
+    m, item = " " * mapping, " " * dash + "-" + " " * after_dash
+    inner = " " * (dash + 1 + after_dash)
+    lines = ["model_list:"]
+    for role, tag in (("111111111111:role/a", "dept-a"), ("222222222222:role/b", "dept-b")):
+        lines += [f"{item}model_name: claude-sonnet", f"{inner}litellm_params:",
+                  f"{inner}{m}model: bedrock/us.anthropic.claude-sonnet-4-6  # {tag}",
+                  f"{inner}{m}aws_region_name: us-east-1", f"{inner}{m}aws_role_name: arn:aws:iam::{role}",
+                  f"{inner}model_info:", f"{inner}{m}id: {tag}-id"]
+    lines += ["litellm_settings:", f"{m}drop_params: true", f"{m}enable_tag_filtering: true", ""]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("mapping", "dash", "after_dash"), [(2, 2, 1), (2, 0, 1), (4, 4, 3), (4, 2, 1)])
+def test_the_files_indentation_style_is_kept(mapping: int, dash: int, after_dash: int) -> None:
+    text = _native_config(mapping, dash, after_dash)
+    out = migrate_text(text).text
+    kept = [ln for ln in text.splitlines() if "model: bedrock/" not in ln and "enable_tag_filtering" not in ln]
+    lines = iter(out.splitlines())
+    missing = [ln for ln in kept if not any(ln == candidate for candidate in lines)]
+    assert missing == [], out  # every untouched line is still there, byte for byte, in the same order
+    assert out.count("model: bedrock-xacct/us.anthropic.claude-sonnet-4-6") == 2
+    assert migrate_text(out).text == out
