@@ -396,6 +396,10 @@ class _Migrator:
                 candidate: int | None = untagged[0]
                 reason = (f"model_list[{untagged[0]}] is the only deployment of {name!r} without a department tag "
                           "(the gateway's platform deployment)")
+                params = model_list[untagged[0]].get("litellm_params") or {}
+                if not params.get("aws_role_name"):
+                    reason += ("; it assumes no role, so untagged requests would be billed to whatever identity it "
+                               "signs with (the gateway's own, for a native bedrock/ deployment)")
             elif untagged:
                 candidate, reason = None, (f"several deployments of {name!r} carry no tag ({untagged}): choose one")
             else:

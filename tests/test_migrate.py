@@ -357,3 +357,18 @@ def test_the_files_indentation_style_is_kept(mapping: int, dash: int, after_dash
     assert missing == [], out  # every untouched line is still there, byte for byte, in the same order
     assert out.count("model: bedrock-xacct/us.anthropic.claude-sonnet-4-6") == 2
     assert migrate_text(out).text == out
+
+
+def test_a_proposed_default_that_assumes_no_role_says_whose_bill_it_is() -> None:
+    text = NATIVE.read_text(encoding="utf-8").replace(
+        "\nlitellm_settings:", "\n  - model_name: claude-sonnet\n    litellm_params:\n"
+                               "      model: bedrock/us.anthropic.claude-sonnet-4-6\n      aws_region_name: us-east-1\n"
+                               "\nlitellm_settings:")
+    result = migrate_text(text)
+    [proposal] = result.defaults
+    assert (proposal.candidate, proposal.applied) == (2, False)
+    assert "it assumes no role, so untagged requests would be billed to whatever identity it signs with" in \
+        proposal.reason
+    # the gateway-identity deployment itself stays native, and says why
+    assert "no aws_role_name: it signs with the gateway's own AWS identity" in \
+        {n.where: n.text for n in result.skipped}["model_list[2] (claude-sonnet)"]
