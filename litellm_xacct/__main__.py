@@ -95,10 +95,44 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_args
+    from ._extras import install_hint, require
 
-    return run_args(args)
+    try:
+        require("demo", f"{PROG} demo")
+        from ._demo import run_args
 
+        return run_args(args)
+    except ImportError as exc:  # a missing optional dependency: say which extra brings it
+        print(f"{PROG} demo: error: {exc}" + ("" if install_hint("demo") in str(exc) else
+                                              f". Install what the demo needs with: {install_hint('demo')}"),
+              file=sys.stderr)
+        return 2
+
+
+# -- migrate ---------------------------------------------------------------------------------------
+
+
+def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    from ._migrate import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    from ._migrate import run
+
+    return run(args)
+
+
+_MIGRATE_DESCRIPTION = """\
+Write a corrected copy of a LiteLLM proxy config: native bedrock/ deployments that assume a role
+(aws_role_name) move to bedrock-xacct/, model_info.tags move to litellm_params.tags, enable_tag_filtering
+moves to router_settings, the handler and the proxy guard are wired through xacct_handler.py (written beside
+the output), model_info.base_model is set for cost tracking, and a `default` deployment is proposed for
+each model group with department tags (applied only with --default-deployment). Comments, key order,
+quoting and os.environ/ references are kept. Prints a unified diff and what it could not convert, then runs
+`litellm-xacct check` on the result. The input is never changed unless --in-place.
+Exit status: 0 the result passes check, 1 check found errors, 2 the config could not be migrated."""
 
 #: name -> subcommand. Add new subcommands here.
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -106,6 +140,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         _CHECK_DESCRIPTION),
     "demo": Subcommand("offline demo: local AWS stand-in + a real litellm proxy + the openai client",
                        _demo_arguments, _run_demo),
+    "migrate": Subcommand("rewrite a native bedrock/ gateway config into the bedrock-xacct form, then check it",
+                          _migrate_arguments, _run_migrate, _MIGRATE_DESCRIPTION),
 }
 
 

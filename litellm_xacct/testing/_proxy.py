@@ -234,7 +234,8 @@ class ProxyProcess:
         if self._proc is not None:
             raise RuntimeError("ProxyProcess is already started")
         if not self._litellm.exists():
-            raise ProxyStartError(f"no litellm script at {self._litellm} (install litellm[proxy])")
+            raise ProxyStartError(f"no litellm script at {self._litellm}: install the proxy with "
+                                  'pip install "litellm-xacct[testing,proxy]"')
         self._write()
         assert self.workdir and self.config_path and self.log_path
         try:
