@@ -27,7 +27,7 @@ from ._request import deployment_label, identity_fields
 from ._routes import ChatRoute, chat_route, map_params
 from ._routes.embedding import EmbeddingRoute
 from ._routes.image import OPENAI_IMAGE_PARAMS, ImageRoute
-from ._signing import model_url
+from ._signing import clean_caller_headers, model_url
 from ._transport import Exchange, Sent, Transport, in_thread
 
 _AUTH_CODES = frozenset({"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "NoCredentials",
@@ -184,8 +184,11 @@ class BedrockXacct(CustomLLM):
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
+        try:
+            headers = clean_caller_headers(kw.get("headers") or {}, config.deployment)
+        except XacctError as exc:
+            raise _lite_error(config.deployment, exc) from exc
         params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
-        headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
         body = route.body(kw["messages"], params, litellm_params, headers)
         operation = route.operation(stream)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={

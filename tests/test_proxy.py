@@ -91,7 +91,7 @@ def gateway_config() -> dict[str, Any]:
         },
         "model_info": {"base_model": "us.anthropic.claude-sonnet-4-6"},
     })
-    config["litellm_settings"]["callbacks"] = ["xacct_audit_callback.audit_log"]
+    config["litellm_settings"]["callbacks"].append("xacct_audit_callback.audit_log")  # beside the guard
     return config
 
 
@@ -404,9 +404,9 @@ def test_audit_trail_in_headers_and_logging_payload(gw: Gateway, audit_path: Pat
     sent: dict[str, tuple[str, bool, Any]] = {}
     for tag in sorted(DEPTS):
         for stream in (False, True):
-            # a caller's attempt to forge the audit record is overwritten
-            _, headers = gw.ask(tag, stream=stream, metadata={
-                "spend_logs_metadata": {"xacct": {"account": CENTRAL_ACCOUNT}, "ticket": "T-1"}})
+            # the caller's own spend-log metadata is kept beside the provider's record (a forged
+            # ``xacct`` is refused by the guard: tests/test_attacks.py)
+            _, headers = gw.ask(tag, stream=stream, metadata={"spend_logs_metadata": {"ticket": "T-1"}})
             sent[headers["x-litellm-call-id"]] = (tag, stream, headers)
     records = read_audit(audit_path, set(sent))
     assert set(records) == set(sent), gw.proxy.log_tail()
@@ -435,13 +435,13 @@ def test_audit_trail_in_headers_and_logging_payload(gw: Gateway, audit_path: Pat
 
 
 def test_audit_trail_of_a_failed_role_names_no_signer(gw: Gateway, audit_path: Path) -> None:
-    exc = gw.fail("dept-c", metadata={"spend_logs_metadata": {"xacct": {"account": "111111111111"}}})
+    exc = gw.fail("dept-c", metadata={"spend_logs_metadata": {"ticket": "T-2"}})
     call_id = exc.response.headers["x-litellm-call-id"]
     assert BROKEN in str(exc.message)
     record = read_audit(audit_path, {call_id}).get(call_id)
     assert record is not None and record["outcome"] == "failure", gw.proxy.log_tail()
-    # the caller's forged signer is gone from the failure record; nothing signed, so no signer at all
-    assert "xacct" not in (record["spend_logs_metadata"] or {}), record["spend_logs_metadata"]
+    # nothing signed, so no signer at all in the failure record
+    assert record["spend_logs_metadata"] == {"ticket": "T-2"}, record["spend_logs_metadata"]
     assert BROKEN in (record["error_str"] or "")
     assert gw.aws.central.secret_access_key not in json.dumps(record)
 

@@ -13,8 +13,9 @@ What it does, in order:
 * writes a *derived* config into a fresh temporary directory: the given YAML (path, text or mapping)
   with every ``bedrock-xacct/`` deployment's ``aws_sts_endpoint`` and ``aws_bedrock_runtime_endpoint``
   pointed at the stand-in, and every ``bedrock-xacct`` ``custom_handler`` pointed at the shim;
-* writes the one-line shim ``xacct_handler.py`` beside it (LiteLLM 1.82.3 loads custom handlers only
-  from a file beside the config), plus any ``files`` the caller adds (e.g. a logging callback);
+* writes the one-line shim ``xacct_handler.py`` beside it (LiteLLM 1.82.3 loads custom handlers and
+  callbacks only from a file beside the config; it exports ``handler`` and ``guard``), plus any
+  ``files`` the caller adds (e.g. a logging callback);
 * starts ``litellm --config <file> --host 127.0.0.1 --port <free port>`` (the ``litellm`` script next to
   ``sys.executable``) with ``LITELLM_LOCAL_MODEL_COST_MAP=True``, a fresh ``LITELLM_MASTER_KEY``, the
   stand-in's central identity, and the caller's ``env`` (used for ``os.environ/NAME`` references);
@@ -53,8 +54,9 @@ if TYPE_CHECKING:
 PROVIDER = "bedrock-xacct"
 SHIM_MODULE = "xacct_handler"
 SHIM_SOURCE = (
-    "# Loaded by `litellm --config` from beside the config file (custom_handler: xacct_handler.handler).\n"
-    "from litellm_xacct import handler  # noqa: F401\n"
+    "# Loaded by `litellm --config` from beside the config file:\n"
+    "#   custom_handler: xacct_handler.handler   and   callbacks: [\"xacct_handler.guard\"]\n"
+    "from litellm_xacct import guard, handler  # noqa: F401\n"
 )
 #: Process env that could give the proxy an identity other than the stand-in's central keys.
 _AMBIENT_AWS = (
