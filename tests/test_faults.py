@@ -39,7 +39,7 @@ def fault_config() -> dict[str, Any]:
             params["timeout"] = REQUEST_TIMEOUT
         model_list.append({"model_name": f"fault-{name}", "litellm_params": params,
                            "model_info": {"base_model": MODEL}})
-    return {"model_list": model_list, "litellm_settings": {}}
+    return {"model_list": model_list, "litellm_settings": {"callbacks": ["xacct_handler.guard"]}}
 
 
 @pytest.fixture(scope="module")

@@ -94,7 +94,7 @@ def scan_config(aws: LocalAWS, token_file: Path) -> dict[str, Any]:
                     aws_secret_access_key=aws.central.secret_access_key),
     ]
     settings = config["litellm_settings"]
-    settings["callbacks"] = ["xacct_capture.capture"]
+    settings["callbacks"] = [*(settings.get("callbacks") or []), "xacct_capture.capture"]  # after the guard
     settings["set_verbose"] = True
     return config
 
