@@ -245,6 +245,11 @@ def split_model(model: str, deployment: str) -> tuple[Route, str]:
     return "converse", model
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` with anything before an ``@`` in its authority replaced by ``***``."""
+    return re.sub(r"^([^:/?#]*:?//)[^/?#]*@", r"\1***@", url)
+
+
 class _Parser:
     """Validation, one field at a time; every failure is a ConfigError naming field and fix."""
 
@@ -288,14 +293,19 @@ class _Parser:
         value = self.text(name)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self.fail(name, f"{value!r} is not an http(s) URL", f"set {name}: https://<host>")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise self.fail(name, f"{value!r} is plain http to a non-loopback host",
+        shown = repr(_without_userinfo(value))  # a URL's user:password never reaches a message
+        try:
+            parts = urlsplit(value)
+            hostname = parts.hostname
+        except ValueError:  # e.g. an unbalanced "[" or a bad port
+            raise self.fail(name, f"{shown} is not a valid URL", f"set {name}: https://<host>") from None
+        if parts.scheme not in ("http", "https") or not hostname:
+            raise self.fail(name, f"{shown} is not an http(s) URL", f"set {name}: https://<host>")
+        if parts.scheme == "http" and hostname not in _LOOPBACK:
+            raise self.fail(name, f"{shown} is plain http to a non-loopback host",
                             "use https (plain http is only accepted for 127.0.0.1/localhost test stand-ins)")
-        if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
-            raise self.fail(name, f"{value!r} has a path, query or credentials",
+        if "@" in parts.netloc or parts.query or parts.fragment or parts.path not in ("", "/"):
+            raise self.fail(name, f"{shown} has a path, query or credentials",
                             f"set {name} to scheme://host[:port] only")
         return value.rstrip("/")
 
@@ -428,7 +438,7 @@ class _Parser:
         if duration is not None:
             try:
                 duration = int(duration)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
                 raise self.fail("xacct_duration_seconds", f"{duration!r} is not a whole number of seconds",
                                 "use 900-43200") from None
             if not 900 <= duration <= 43200:

@@ -95,8 +95,11 @@ class Transport:
     def send(self, ex: Exchange) -> Sent:
         for retried in (False, True):
             lease = self._lease(ex)
-            response = self._http().post(ex.url, content=ex.body, headers=self._signed(ex, lease),
-                                         timeout=ex.timeout)
+            try:
+                response = self._http().post(ex.url, content=ex.body, headers=self._signed(ex, lease),
+                                             timeout=ex.timeout)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return Sent(response, lease)
             self._retry_or_raise(ex, lease, response, response.text, retried)
@@ -105,7 +108,10 @@ class Transport:
     async def asend(self, ex: Exchange) -> Sent:
         for retried in (False, True):
             lease = await self._alease(ex)
-            response = await self._ahttp(ex).post(ex.url, content=ex.body, headers=self._signed(ex, lease))
+            try:
+                response = await self._ahttp(ex).post(ex.url, content=ex.body, headers=self._signed(ex, lease))
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return Sent(response, lease)
             self._retry_or_raise(ex, lease, response, response.text, retried)
@@ -119,7 +125,10 @@ class Transport:
             lease = self._lease(ex)
             request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease),
                                            timeout=ex.timeout)
-            response = client.send(request, stream=True)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return OpenStream(_whole_frames(response.iter_bytes(), ex.operation), lease, response.close)
             text = response.read().decode("utf-8", "replace")
@@ -132,7 +141,10 @@ class Transport:
         for retried in (False, True):
             lease = await self._alease(ex)
             request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease))
-            response = await client.send(request, stream=True)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return AsyncOpenStream(_awhole_frames(response, ex.operation), lease)
             text = (await response.aread()).decode("utf-8", "replace")
@@ -178,6 +190,21 @@ class Transport:
     def _ahttp(ex: Exchange) -> httpx.AsyncClient:
         params = {"timeout": ex.timeout} if ex.timeout is not None else None
         return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK, params=params).client
+
+
+def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Exception:
+    """No answer from Bedrock, as native ``bedrock/`` reports it: a timeout is ``litellm.Timeout`` (408),
+    anything else (refused, reset) ``APIConnectionError``; both are errors Router retries."""
+    where = f"Bedrock at {config.runtime_url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return litellm.Timeout(
+            message=f"bedrock-xacct: {where} did not answer deployment {config.deployment!r} in time "
+                    f"({type(exc).__name__}). Fix: raise the deployment's timeout / stream_timeout if the "
+                    "model needs longer, or retry", model=config.model, llm_provider="bedrock")
+    return litellm.APIConnectionError(
+        message=f"bedrock-xacct: cannot reach {where} for deployment {config.deployment!r} "
+                f"({type(exc).__name__}: {exc}). Fix: check the network path to the Bedrock runtime endpoint",
+        llm_provider="bedrock", model=config.model)
 
 
 def cut_error(config: DeploymentConfig, why: str) -> Exception:

@@ -33,6 +33,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
+from ._faults import Countdown, send_cut_stream
 from ._models import StreamFaults, shape
 from ._sts import (
     CENTRAL_ACCOUNT,
@@ -345,6 +346,7 @@ class BedrockService:
         self.delay = 0.0
         self.faults = FaultPlan()
         self.stream_faults = StreamFaults()  # cut / truncate streamed answers (testing/_models)
+        self.stream_cuts = Countdown()  # streams cut mid-way (testing/_faults.py)
         self._port = port
         self._calls: list[BedrockCall] = []
         self._lock = threading.Lock()
@@ -416,7 +418,9 @@ class BedrockService:
             return
         extra = {"x-xacct-account": identity.account if identity else "",
                  "x-xacct-principal": _principal(identity) or ""}
-        if isinstance(answer, list):
+        if isinstance(answer, list) and self.stream_cuts.take():
+            send_cut_stream(handler, answer, extra, self.stream_cuts.after_frames)
+        elif isinstance(answer, list):
             frames, cut = shape(answer, self.stream_faults.take())
             handler._send_stream(frames, extra, cut=cut)
         else:

@@ -131,14 +131,15 @@ class ProxyProcess:
     ``config``: a config file path, YAML text or a mapping. ``env``: extra environment for the proxy
     (wins over everything else except the master key). ``files``: ``{name: text}`` written beside the
     derived config (e.g. a callback module the config names). ``litellm``: the ``litellm`` script to
-    run (default: the one next to ``sys.executable``).
+    run (default: the one next to ``sys.executable``). ``args``: extra command-line arguments for it
+    (e.g. ``["--detailed_debug"]``).
     """
 
     def __init__(self, config: str | os.PathLike[str] | Mapping[str, Any], aws: LocalAWS, *,
                  env: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None,
                  host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 90.0,
                  stop_timeout: float = 10.0, litellm: str | os.PathLike[str] | None = None,
-                 keep_dir: bool = False) -> None:
+                 keep_dir: bool = False, args: tuple[str, ...] | list[str] = ()) -> None:
         self._source, self._source_dir = _load(config)
         self._aws = aws
         self._env = dict(env or {})
@@ -149,6 +150,7 @@ class ProxyProcess:
         self.stop_timeout = stop_timeout
         self._litellm = Path(litellm) if litellm else Path(sys.executable).parent / "litellm"
         self._keep_dir = keep_dir
+        self._args = [str(a) for a in args]
         self.master_key = "sk-" + secrets.token_hex(32)
         self.workdir: Path | None = None
         self.config_path: Path | None = None
@@ -245,7 +247,7 @@ class ProxyProcess:
             self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
             self._proc = subprocess.Popen(
                 [str(self._litellm), "--config", str(self.config_path), "--host", self.host,
-                 "--port", str(self.port)],
+                 "--port", str(self.port), *self._args],
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
