@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
+from ._errors import (
+    CallerFieldError,
+    ConfigError,
+    CredentialError,
+    RoleAssumptionError,
+    StsUnavailableError,
+    XacctError,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -29,6 +36,7 @@ __all__ = [
     "CredentialError",
     "DeploymentConfig",
     "RoleAssumptionError",
+    "StsUnavailableError",
     "XacctError",
     "__version__",
     "handler",

@@ -13,7 +13,11 @@ access). Here a request never runs STS itself once a deployment is warm:
   mandatory = min(10 min, L/4).
 
 STS and boto3 calls always run on worker threads, never on the event loop. Failures back off
-exponentially with jitter (1 s .. 30 s) and are logged once per incident. Each hop of a role chain is
+exponentially with jitter (1 s .. 30 s) and are logged once per incident. A *cold* fetch (no valid
+lease to serve instead) retries a transient STS failure (throttling, 5xx, connection reset, timeout)
+in place with jittered backoff inside a bounded total wait (:class:`ColdRetry`), so a cold fan-out
+under STS throttling still serves its requests; trust and auth refusals are never retried.
+:meth:`CredentialEngine.close` stops and joins every thread the engine started. Each hop of a role chain is
 its own cache entry, so hops refresh independently. The cache is an LRU bounded by ``max_entries``.
 """
 
@@ -36,20 +40,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.credentials import ReadOnlyCredentials
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ._config import CHAINED_MAX_SECONDS, DeploymentConfig, RoleHop
-from ._errors import ConfigError, CredentialError, RoleAssumptionError
+from ._errors import ConfigError, CredentialError, RoleAssumptionError, StsUnavailableError, sts_transient
 
 log = logging.getLogger("litellm_xacct")
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], None]
 #: (service, region, endpoint_url, credentials or None for unsigned) -> a botocore client
 ClientFactory = Callable[[str, str, str, "ReadOnlyCredentials | None"], Any]
 
 SOURCE_LEASE_SECONDS = 300.0  # how often a profile/default-chain source is re-read from botocore
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 CLIENT_CACHE_SIZE = 64
+_ENGINE_IDS = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ColdRetry:
+    """How a cold fetch retries a transient STS failure: full-jitter exponential backoff
+    (``base`` doubling up to ``cap`` seconds), at most ``attempts`` calls, and never sleeping past
+    ``budget`` seconds after the first call (so a waiting request has a bounded worst case)."""
+
+    attempts: int = 6
+    base: float = 0.25
+    cap: float = 4.0
+    budget: float = 15.0
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based); jittered so a throttled fan-out spreads."""
+        return random.uniform(0.2, 1.0) * min(self.cap, self.base * 2 ** (retry - 1))
 
 
 def refresh_windows(lifetime: float) -> tuple[float, float]:
@@ -108,7 +131,8 @@ class BotocoreClients:
         from botocore import UNSIGNED
         from botocore.config import Config
 
-        config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=10)
+        # No botocore retries: the engine owns them (bounded, jittered, and only where a caller waits).
+        config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=5, read_timeout=10)
         kwargs: dict[str, Any] = {"region_name": region, "endpoint_url": endpoint_url}
         if creds is None:
             config = config.merge(Config(signature_version=UNSIGNED))
@@ -189,9 +213,11 @@ def _log_once(key: str, level: int, msg: str, *args: object) -> None:
 class CredentialEngine:
     """Resolves and caches credentials per deployment identity. Thread-safe; one per process is enough.
 
-    Collaborators are injected: ``clock`` (epoch seconds), ``client_factory`` (botocore clients), so
-    tests step time and point at a local STS instead of patching. ``background=False`` disables the
-    scheduler thread (tests then call :meth:`refresh_due`).
+    Collaborators are injected: ``clock`` (epoch seconds), ``sleep`` (the cold-retry backoff wait;
+    default: an interruptible wait that :meth:`close` cuts short), ``client_factory`` (botocore
+    clients), so tests step time and point at a local STS instead of patching. ``background=False``
+    disables the scheduler thread (tests then call :meth:`refresh_due`). ``cold_retry`` bounds the
+    in-place retries of a cold fetch. Threads are named ``<engine name>:<role>``; :meth:`close` joins them.
     """
 
     def __init__(
@@ -202,13 +228,19 @@ class CredentialEngine:
         max_entries: int = 1024,
         idle_timeout: float = 3600.0,
         background: bool = True,
+        sleep: Sleep | None = None,
+        cold_retry: ColdRetry = ColdRetry(),
     ) -> None:
+        self.name = f"xacct-engine-{next(_ENGINE_IDS)}"
         self.clock = clock
+        self._stop = threading.Event()
+        self.sleep: Sleep = sleep or self._wait
+        self.cold_retry = cold_retry
         self.client_factory: ClientFactory = client_factory or BotocoreClients()
         self.max_entries = max_entries
         self.idle_timeout = idle_timeout
         self.background = background
-        self.stats = {"sts_calls": 0, "waits": 0, "refresh_failures": 0, "served_stale": 0}
+        self.stats = {"sts_calls": 0, "waits": 0, "refresh_failures": 0, "served_stale": 0, "cold_retries": 0}
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._due: list[tuple[float, int, str, int, DeploymentConfig, Lease]] = []
@@ -216,13 +248,16 @@ class CredentialEngine:
         self._due_cv = threading.Condition(self._lock)
         self._scheduler: threading.Thread | None = None
         self._spawner: threading.Thread | None = None
-        self._spawn_queue: queue.SimpleQueue[tuple[_Entry, DeploymentConfig, int, Future[Lease]]] = (
+        self._spawn_queue: queue.SimpleQueue[tuple[_Entry, DeploymentConfig, int, Future[Lease]] | None] = (
             queue.SimpleQueue())
+        self._workers: set[threading.Thread] = set()  # refresh threads still running
         self._botocore_sources: dict[str | None, Any] = {}
         self._closed = False
+        self._warm: threading.Thread | None = None
         warm = getattr(self.client_factory, "warm", None)
         if callable(warm):  # load botocore's STS model now, not inside the first request's refresh
-            threading.Thread(target=warm, daemon=True, name="xacct-warm").start()
+            self._warm = threading.Thread(target=warm, daemon=True, name=f"{self.name}:warm")
+            self._warm.start()
 
     # -- public ----------------------------------------------------------------------------------
     async def aget(self, config: DeploymentConfig) -> Lease:
@@ -282,10 +317,36 @@ class CredentialEngine:
                 with contextlib.suppress(CredentialError):
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop every thread this engine started (scheduler, spawner, refresh workers, warm-up) and
+        wait up to ``timeout`` seconds for them. Idempotent. Later cold fetches fail with
+        ``code="EngineClosed"``; cached leases are still served."""
         with self._lock:
             self._closed = True
+            self._stop.set()  # cuts short any cold-retry backoff wait
             self._due_cv.notify_all()
+            spawner, scheduler = self._spawner, self._scheduler
+        if spawner is not None:
+            self._spawn_queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in (spawner, scheduler, self._warm):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        while True:
+            with self._lock:
+                workers = [t for t in self._workers if t is not threading.current_thread()]
+            if not workers or time.monotonic() >= deadline:
+                return
+            for thread in workers:
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _wait(self, seconds: float) -> None:
+        self._stop.wait(seconds)  # the default backoff wait: close() ends it early
+
+    def threads(self) -> list[threading.Thread]:
+        """The live threads this engine started (for shutdown checks)."""
+        prefix = f"{self.name}:"
+        return [t for t in threading.enumerate() if t.name.startswith(prefix)]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -351,9 +412,17 @@ class CredentialEngine:
         # Thread.start() blocks until the new thread runs, and that thread then holds the GIL: hand
         # the start to a spawner thread so an event-loop caller returns at once.
         with self._lock:
-            if self._spawner is None:
-                self._spawner = threading.Thread(target=self._run_spawner, daemon=True, name="xacct-spawner")
+            closed = self._closed
+            if self._spawner is None and not closed:
+                self._spawner = threading.Thread(target=self._run_spawner, daemon=True,
+                                                 name=f"{self.name}:spawner")
                 self._spawner.start()
+        if closed:
+            with entry.lock:
+                entry.pending = None
+            fut.set_exception(CredentialError(config.deployment, "the credential engine is closed (the gateway "
+                                              "is shutting down)", code="EngineClosed"))
+            return fut
         self._spawn_queue.put((entry, config, depth, fut))
         return fut
 
@@ -362,11 +431,25 @@ class CredentialEngine:
         # chain hop waits on the hop below it.
         while True:
             args = self._spawn_queue.get()
-            threading.Thread(target=self._refresh, args=args, daemon=True, name="xacct-refresh").start()
+            if args is None:  # close()
+                return
+            thread = threading.Thread(target=self._run_worker, args=args, daemon=True, name=f"{self.name}:refresh")
+            with self._lock:
+                self._workers.add(thread)
+            thread.start()
+
+    def _run_worker(self, entry: _Entry, config: DeploymentConfig, depth: int, fut: Future[Lease]) -> None:
+        try:
+            self._refresh(entry, config, depth, fut)
+        finally:
+            with self._lock:
+                self._workers.discard(threading.current_thread())
 
     def _refresh(self, entry: _Entry, config: DeploymentConfig, depth: int, fut: Future[Lease]) -> None:
+        current = entry.lease
+        cold = current is None or current.expiry <= self.clock()  # nobody can be served meanwhile
         try:
-            lease = self._fetch(config, depth)
+            lease = self._fetch(config, depth, retry=cold)
         except CredentialError as exc:
             self._failed(entry, config, depth, exc)
             with entry.lock:
@@ -418,7 +501,7 @@ class CredentialEngine:
             self._due_cv.notify_all()
             if self.background and self._scheduler is None and not self._closed:
                 self._scheduler = threading.Thread(target=self._run_scheduler, daemon=True,
-                                                   name="xacct-scheduler")
+                                                   name=f"{self.name}:scheduler")
                 self._scheduler.start()
 
     def _run_scheduler(self) -> None:
@@ -433,7 +516,7 @@ class CredentialEngine:
             self.refresh_due()
 
     # -- fetching (worker threads only) ----------------------------------------------------------
-    def _fetch(self, config: DeploymentConfig, depth: int) -> Lease:
+    def _fetch(self, config: DeploymentConfig, depth: int, *, retry: bool = False) -> Lease:
         if depth == 0:
             return self._source_lease(config)
         hop = config.chain[depth - 1]
@@ -441,24 +524,29 @@ class CredentialEngine:
         web = depth == 1 and config.source.kind == "web_identity"
         source = None if web else self._get_depth(config, depth - 1)
         started = time.monotonic()
-        try:
-            client = self.client_factory("sts", config.sts_region, config.sts_url,
-                                         None if source is None else source.credentials)
-            self.stats["sts_calls"] += 1
-            if web:
-                for key in ("ExternalId", "SourceIdentity", "Tags", "TransitiveTagKeys"):
-                    kwargs.pop(key, None)  # not accepted by AssumeRoleWithWebIdentity
-                response = client.assume_role_with_web_identity(
-                    WebIdentityToken=self._web_identity_token(config), **kwargs)
-            else:
-                response = client.assume_role(**kwargs)
-        except ClientError as exc:
-            err = exc.response.get("Error", {})
-            raise RoleAssumptionError(config.deployment, hop.role_arn, hop.session_name,
-                                      str(err.get("Code", "Unknown")), str(err.get("Message", ""))) from None
-        except BotoCoreError as exc:
-            raise CredentialError(config.deployment, f"cannot reach STS at {config.sts_url} to assume "
-                                  f"{hop.role_arn}: {exc}", code=type(exc).__name__) from None
+        policy = self.cold_retry
+        first = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._call_sts(config, hop, dict(kwargs), web, source)
+                break
+            except StsUnavailableError as exc:
+                if not retry or attempt >= policy.attempts or self._closed:
+                    exc.attempts, exc.waited = attempt, max(0.0, self.clock() - first)
+                    raise
+                delay = policy.delay(attempt)
+                if self.clock() + delay - first > policy.budget:
+                    exc.attempts, exc.waited = attempt, max(0.0, self.clock() - first)
+                    raise
+                self.stats["cold_retries"] += 1
+                log.debug("STS %s for deployment=%s role=%s; cold fetch retry %d in %.2fs",
+                          exc.code, config.deployment, hop.role_arn, attempt, delay)
+                self.sleep(delay)
+                if self._closed:  # close() cut the wait short: give up now, without another call
+                    exc.attempts, exc.waited = attempt, max(0.0, self.clock() - first)
+                    raise
         creds = response["Credentials"]
         principal = response.get("AssumedRoleUser", {}).get("Arn")
         lease = Lease(
@@ -472,6 +560,34 @@ class CredentialEngine:
             creds["Expiration"].isoformat(), (time.monotonic() - started) * 1000,
         )
         return lease
+
+    def _call_sts(self, config: DeploymentConfig, hop: RoleHop, kwargs: dict[str, Any], web: bool,
+                  source: Lease | None) -> Any:
+        """One AssumeRole* call; STS failures become our errors, classified on the structured code."""
+        try:
+            client = self.client_factory("sts", config.sts_region, config.sts_url,
+                                         None if source is None else source.credentials)
+            self.stats["sts_calls"] += 1
+            if web:
+                for key in ("ExternalId", "SourceIdentity", "Tags", "TransitiveTagKeys"):
+                    kwargs.pop(key, None)  # not accepted by AssumeRoleWithWebIdentity
+                return client.assume_role_with_web_identity(
+                    WebIdentityToken=self._web_identity_token(config), **kwargs)
+            return client.assume_role(**kwargs)
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code, message = str(err.get("Code", "Unknown")), str(err.get("Message", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            if sts_transient(code, status):
+                raise StsUnavailableError(config.deployment, hop.role_arn, config.sts_url, code,
+                                          f"STS {code} (HTTP {status}): {message}") from None
+            raise RoleAssumptionError(config.deployment, hop.role_arn, hop.session_name, code, message) from None
+        except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out: transient
+            raise StsUnavailableError(config.deployment, hop.role_arn, config.sts_url, type(exc).__name__,
+                                      f"cannot reach STS: {exc}") from None
+        except BotoCoreError as exc:
+            raise CredentialError(config.deployment, f"STS call to {config.sts_url} to assume {hop.role_arn} "
+                                  f"failed: {exc}", code=type(exc).__name__) from None
 
     def _web_identity_token(self, config: DeploymentConfig) -> str:
         src = config.source

@@ -13,8 +13,14 @@ from typing import Any
 
 import pytest
 
-from litellm_xacct import CredentialEngine, CredentialError, DeploymentConfig, RoleAssumptionError
-from litellm_xacct._credentials import BotocoreClients, refresh_windows
+from litellm_xacct import (
+    CredentialEngine,
+    CredentialError,
+    DeploymentConfig,
+    RoleAssumptionError,
+    StsUnavailableError,
+)
+from litellm_xacct._credentials import BotocoreClients, ColdRetry, refresh_windows
 from litellm_xacct.testing import LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, HOPS, MODEL, deployment
@@ -50,9 +56,29 @@ def clock() -> Clock:
     return Clock()
 
 
+class Sleeper:
+    """The engine's backoff wait: records each delay and steps the test clock instead of sleeping."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock
+        self.delays: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, seconds: float) -> None:
+        with self._lock:
+            self.delays.append(seconds)
+            if self.clock is not None:
+                self.clock.advance(seconds)
+
+
 @pytest.fixture
-def engine(clock: Clock, local_aws: LocalAWS) -> CredentialEngine:
-    eng = CredentialEngine(clock=clock, background=False)
+def sleeper(clock: Clock) -> Sleeper:
+    return Sleeper(clock)
+
+
+@pytest.fixture
+def engine(clock: Clock, sleeper: Sleeper, local_aws: LocalAWS) -> CredentialEngine:
+    eng = CredentialEngine(clock=clock, background=False, sleep=sleeper)
     yield eng
     eng.settle()
     eng.close()
@@ -202,7 +228,8 @@ def test_refresh_windows_scale_with_lifetime(engine: CredentialEngine, clock: Cl
     assert refresh_windows(lifetime) == (advisory, mandatory)
     cfg = config(local_aws, xacct_duration_seconds=lifetime)
     first = engine.get(cfg)
-    assert round(first.expiry - first.issued) in (lifetime, lifetime - 1)
+    issued_at = local_aws.sts_calls("AssumeRole")[0].at  # real time at STS (the test clock stands still)
+    assert round(first.expiry - issued_at) in (lifetime, lifetime - 1)
     # Every access until the advisory window: served from cache, no STS call.
     for _ in range(20):
         clock.advance((lifetime - advisory - 5) / 20)
@@ -297,4 +324,165 @@ def test_concurrent_cold_requests_share_one_sts_call_off_the_loop(clock: Clock, 
     ids, loop_thread = asyncio.run(burst())
     assert len(ids) == 1 and assumes(local_aws) == 1
     assert clients.threads and loop_thread not in clients.threads
-    assert set(clients.threads) <= {"xacct-refresh", "xacct-warm"}
+    assert set(clients.threads) <= {f"{engine.name}:refresh", f"{engine.name}:warm"}
+    engine.close()
+
+
+# -- cold fetches under transient STS failures -----------------------------------------------------
+def test_cold_fetch_retries_sts_throttling_with_bounded_jittered_backoff(
+    engine: CredentialEngine, sleeper: Sleeper, local_aws: LocalAWS
+) -> None:
+    local_aws.fail_sts(code="Throttling", count=3)
+    lease = engine.get(config(local_aws))
+    assert lease.account == "111111111111"
+    codes = [c.error_code for c in local_aws.sts_calls("AssumeRole")]
+    assert codes == ["Throttling", "Throttling", "Throttling", None]
+    policy = engine.cold_retry
+    assert len(sleeper.delays) == 3 and engine.stats["cold_retries"] == 3
+    for retry, delay in enumerate(sleeper.delays, start=1):  # jittered, below the doubling ceiling
+        ceiling = min(policy.cap, policy.base * 2 ** (retry - 1))
+        assert 0.2 * ceiling <= delay <= ceiling
+
+
+@pytest.mark.parametrize(("code", "status"), [("InternalFailure", 500), ("ServiceUnavailable", 503)])
+def test_cold_fetch_retries_sts_5xx(engine: CredentialEngine, sleeper: Sleeper, local_aws: LocalAWS,
+                                    code: str, status: int) -> None:
+    local_aws.fail_sts(code=code, status=status, count=2)
+    assert engine.get(config(local_aws)).account == "111111111111"
+    assert assumes(local_aws) == 3 and len(sleeper.delays) == 2
+
+
+def test_persistent_throttling_fails_within_the_budget_with_a_throttling_fix(
+    engine: CredentialEngine, sleeper: Sleeper, clock: Clock, local_aws: LocalAWS
+) -> None:
+    local_aws.fail_sts(code="Throttling", count=None)
+    start = clock.now
+    with pytest.raises(StsUnavailableError) as info:
+        engine.get(config(local_aws))
+    err = info.value
+    assert err.code == "Throttling" and not isinstance(err, RoleAssumptionError)
+    policy = engine.cold_retry
+    assert 2 <= assumes(local_aws) == err.attempts <= policy.attempts
+    assert clock.now - start == pytest.approx(sum(sleeper.delays)) and sum(sleeper.delays) <= policy.budget
+    text = str(err)
+    assert "throttling" in text and "trust policy" not in text and f"{err.attempts} attempt(s)" in text
+    assert local_aws.bedrock_calls() == []
+
+
+def test_total_wait_is_bounded_by_the_budget(clock: Clock, sleeper: Sleeper, local_aws: LocalAWS) -> None:
+    engine = CredentialEngine(clock=clock, background=False, sleep=sleeper,
+                              cold_retry=ColdRetry(attempts=100, base=1.0, cap=8.0, budget=20.0))
+    local_aws.fail_sts(code="ServiceUnavailable", status=503, count=None)
+    with pytest.raises(StsUnavailableError) as info:
+        engine.get(config(local_aws))
+    engine.close()
+    assert 20.0 - 8.0 < sum(sleeper.delays) <= 20.0  # it used the budget, and no more
+    assert info.value.attempts == assumes(local_aws) < 100
+    assert "unavailable" in str(info.value) and "trust policy" not in str(info.value)
+
+
+def test_trust_refusals_are_not_retried(engine: CredentialEngine, sleeper: Sleeper, local_aws: LocalAWS) -> None:
+    with pytest.raises(RoleAssumptionError) as info:
+        engine.get(config(local_aws, "arn:aws:iam::999999999999:role/nope"))
+    assert info.value.code == "AccessDenied" and "trust policy" in str(info.value)
+    assert assumes(local_aws) == 1 and sleeper.delays == []
+
+
+def test_unreachable_sts_is_retried_then_a_connection_error(engine: CredentialEngine, sleeper: Sleeper,
+                                                            local_aws: LocalAWS) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port that refuses connections
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(StsUnavailableError) as info:
+        engine.get(config(local_aws, aws_sts_endpoint=dead))
+    assert info.value.code == "EndpointConnectionError"
+    assert len(sleeper.delays) == info.value.attempts - 1 >= 1
+    assert dead in str(info.value) and "trust policy" not in str(info.value)
+
+
+def test_warm_refresh_failure_is_not_retried_in_place(engine: CredentialEngine, sleeper: Sleeper, clock: Clock,
+                                                      local_aws: LocalAWS) -> None:
+    cfg = config(local_aws, xacct_duration_seconds=900)
+    first = engine.get(cfg)
+    local_aws.fail_sts(code="Throttling", count=None)
+    clock.advance(900 - 450 + 1)  # advisory window: the current lease is served, one background attempt
+    assert engine.get(cfg) is first
+    engine.settle()
+    assert assumes(local_aws) == 2 and sleeper.delays == []
+
+
+def test_cold_fan_out_under_sts_throttling_fails_no_request(local_aws: LocalAWS) -> None:
+    sleeper = Sleeper()  # real clock: only the delays are recorded
+    engine = CredentialEngine(background=False, sleep=sleeper)
+    configs = [config(local_aws, aws_session_name=f"fan-{i}") for i in range(200)]
+    local_aws.fail_sts(code="Throttling", count=150)
+
+    async def fan_out() -> list[Any]:
+        return await asyncio.gather(*[engine.aget(cfg) for cfg in configs])
+
+    leases = asyncio.run(fan_out())
+    engine.close()
+    assert len(leases) == 200 and {lease.account for lease in leases} == {"111111111111"}
+    calls = local_aws.sts_calls("AssumeRole")
+    assert sum(c.error_code == "Throttling" for c in calls) == 150
+    assert sum(c.error_code is None for c in calls) == 200
+    assert len(sleeper.delays) == 150
+
+
+# -- lifecycle: close ------------------------------------------------------------------------------
+def test_close_stops_every_thread_it_started_and_is_idempotent(local_aws: LocalAWS) -> None:
+    engine = CredentialEngine(background=True)  # scheduler on, real clock and sleep
+    cfg = config(local_aws)
+    engine.get(cfg)
+    local_aws.sts_delay = 0.5
+    engine.get(config(local_aws, aws_session_name="second"))  # a refresh worker has run
+    threading.Thread(target=engine.get, args=(config(local_aws, aws_session_name="third"),), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not any(t.name.endswith(":refresh") for t in engine.threads()) and time.monotonic() < deadline:
+        time.sleep(0.01)  # wait until a refresh worker is mid-STS-call
+    names = {t.name for t in engine.threads()}
+    assert {f"{engine.name}:spawner", f"{engine.name}:scheduler", f"{engine.name}:refresh"} <= names
+    engine.close()
+    assert engine.threads() == []
+    assert [t.name for t in threading.enumerate() if t.name.startswith(f"{engine.name}:")] == []
+    engine.close()  # idempotent
+    assert engine.threads() == []
+    assert engine.get(cfg).account == "111111111111"  # cached leases are still served
+    with pytest.raises(CredentialError) as info:
+        engine.get(config(local_aws, aws_session_name="after-close"))
+    assert info.value.code == "EngineClosed" and engine.threads() == []
+
+
+def test_close_cuts_a_cold_retry_backoff_short(local_aws: LocalAWS) -> None:
+    # Backoff of 120..600 s: the caller can only return within the join below if close() cut it short.
+    engine = CredentialEngine(background=False, cold_retry=ColdRetry(attempts=50, base=600, cap=600, budget=3600))
+    local_aws.fail_sts(code="Throttling", count=None)
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            engine.get(config(local_aws))
+        except CredentialError as exc:
+            errors.append(exc)
+
+    caller = threading.Thread(target=request)
+    caller.start()
+    deadline = time.monotonic() + 10
+    while assumes(local_aws) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert assumes(local_aws) >= 1  # the worker is now waiting out its backoff
+    engine.close()
+    caller.join(60)
+    assert not caller.is_alive() and engine.threads() == []
+    assert assumes(local_aws) == 1
+    assert len(errors) == 1 and isinstance(errors[0], StsUnavailableError)
+
+
+def test_cold_fetch_retries_sts_connection_resets(engine: CredentialEngine, sleeper: Sleeper,
+                                                  local_aws: LocalAWS) -> None:
+    local_aws.reset_sts_connections(count=2)
+    assert engine.get(config(local_aws)).account == "111111111111"
+    assert local_aws.sts_connection_resets == 2 and len(sleeper.delays) == 2
+    assert [c.status for c in local_aws.sts_calls("AssumeRole")] == [200]  # reset calls never reached STS

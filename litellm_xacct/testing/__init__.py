@@ -56,7 +56,10 @@ class LocalAWS:
     credentials issued by its own STS. (moto's backend state is process-global, so issued keys also exist
     in moto's global backend; that is harmless.)
 
-    Fault and delay settings are thread-safe and take effect on the next request.
+    Fault and delay settings are thread-safe and take effect on the next request. Faults: AWS errors
+    (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`, :attr:`bedrock_delay`), short
+    credentials (:attr:`credential_lifetime`), and connection faults (:meth:`reset_sts_connections`,
+    :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret the STS handed out.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
@@ -209,11 +212,40 @@ class LocalAWS:
         """
         self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
 
+    def reset_sts_connections(self, count: int | None = 1) -> None:
+        """Reset (TCP RST) the connection of the next ``count`` STS requests (None: until
+        :meth:`clear_faults`). The request is read by nobody and not in :meth:`sts_calls`;
+        :attr:`sts_connection_resets` counts them."""
+        self._sts.resets.set(count)
+
+    @property
+    def sts_connection_resets(self) -> int:
+        """How many STS connections were reset since the last :meth:`clear_faults`."""
+        return self._sts.resets.done
+
+    def cut_bedrock_streams(self, count: int | None = 1, after_frames: int = 2) -> None:
+        """Cut the next ``count`` streamed Bedrock answers (None: until :meth:`clear_faults`) after
+        ``after_frames`` event-stream frames: no end of stream, the connection is closed. The call is
+        recorded (status 200) before the cut; :attr:`bedrock_stream_cuts` counts the cuts."""
+        self._bedrock.stream_cuts.after_frames = after_frames
+        self._bedrock.stream_cuts.set(count)
+
+    @property
+    def bedrock_stream_cuts(self) -> int:
+        """How many Bedrock streams were cut since the last :meth:`clear_faults`."""
+        return self._bedrock.stream_cuts.done
+
+    def issued_secrets(self) -> list[str]:
+        """Every secret key and session token this stand-in's STS has issued (for leak scans)."""
+        return self._identities.issued_secrets()
+
     def clear_faults(self) -> None:
         """Remove injected failures, the STS rate limit, delays and the credential-lifetime override."""
         self._sts.faults.clear()
         self._sts.rate_limit.clear()
         self._bedrock.faults.clear()
+        self._sts.resets.clear()
+        self._bedrock.stream_cuts.clear()
         self._sts.delay = 0.0
         self._bedrock.delay = 0.0
         self._sts.credential_lifetime = None

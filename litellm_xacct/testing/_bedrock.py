@@ -33,6 +33,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
+from ._faults import Countdown, send_cut_stream
 from ._sts import (
     CENTRAL_ACCOUNT,
     Fault,
@@ -338,6 +339,7 @@ class BedrockService:
         self.identities = identities
         self.delay = 0.0
         self.faults = FaultPlan()
+        self.stream_cuts = Countdown()  # streams cut mid-way (testing/_faults.py)
         self._port = port
         self._calls: list[BedrockCall] = []
         self._lock = threading.Lock()
@@ -407,7 +409,9 @@ class BedrockService:
             return
         extra = {"x-xacct-account": identity.account if identity else "",
                  "x-xacct-principal": _principal(identity) or ""}
-        if isinstance(answer, list):
+        if isinstance(answer, list) and self.stream_cuts.take():
+            send_cut_stream(handler, answer, extra, self.stream_cuts.after_frames)
+        elif isinstance(answer, list):
             handler._send_stream(answer, extra)
         else:
             payload, more = answer

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from ._faults import Countdown, reset_if_planned
+
 CENTRAL_ACCOUNT = "123456789012"
 """The gateway's own account; moto's default account, so moto treats the central keys as its own."""
 
@@ -113,6 +115,11 @@ class Identities:
     def remember(self, credential: IssuedCredential) -> None:
         with self._lock:
             self._issued[credential.access_key_id] = credential
+
+    def issued_secrets(self) -> list[str]:
+        """The secret key and session token of every credential issued so far."""
+        with self._lock:
+            return [s for c in self._issued.values() for s in (c.secret_access_key, c.session_token)]
 
     def lookup(self, access_key_id: str | None) -> Identity | None:
         """The identity owning ``access_key_id``, or None for an unknown (or absent) key."""
@@ -334,6 +341,7 @@ class StsService:
         self.credential_lifetime: int | None = None
         self.faults = FaultPlan()
         self.rate_limit = RateLimit()
+        self.resets = Countdown()  # connection resets (testing/_faults.py)
         self._port = port
         self._roles: dict[str, Role] = {}
         self._calls: list[StsCall] = []
@@ -378,6 +386,7 @@ class StsService:
         self._moto_app = DomainDispatcherApplication(create_backend_app)
         server_cls, handler_cls = _werkzeug_classes()
         self._server = server_cls("127.0.0.1", self._port, self, handler=handler_cls)
+        self._server.xacct_resets = self.resets
         self._thread = serve_in_thread(self._server, "xacct-sts")
 
     def stop(self) -> None:
@@ -526,6 +535,10 @@ def _werkzeug_classes() -> tuple[type[Any], type[Any]]:
 
     class Handler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive; set here so werkzeug does not patch the class
+
+        def handle_one_request(self) -> None:
+            if not reset_if_planned(self, getattr(self.server, "xacct_resets", None)):
+                super().handle_one_request()
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             pass  # no per-request line on stderr
