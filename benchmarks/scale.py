@@ -115,6 +115,11 @@ async def trickle(proxy: Any, n: int, rate: float, seconds: float) -> list[tuple
     return results
 
 
+def kinds(errors: list[str]) -> list[tuple[str, int]]:
+    """The most common errors, with numbers (deployment, role, account) masked so alike errors group."""
+    return collections.Counter(re.sub(r"\d+", "N", e)[:200] for e in errors).most_common(3)
+
+
 def misrouted(aws: Any, since: float) -> int:
     bad = 0
     for call in aws.bedrock_calls():
@@ -150,7 +155,7 @@ def run_proxy(n: int, plan: Plan, steady: bool) -> dict[str, Any]:
                 "fanout_wall": wall, "fanout_p50": pct([t for t, e in results if not e], 0.5),
                 "fanout_p99": pct([t for t, e in results if not e], 0.99),
                 "failed": len(errors), "failed_throttled": sum(bool(THROTTLE.search(e)) for e in errors),
-                "errors": collections.Counter(e[:140] for e in errors).most_common(5),
+                "errors": kinds(errors),
                 "assume_ok": sum(c.status == 200 for c in sts),
                 "assume_throttled": sum(c.error_code == "Throttling" for c in sts),
                 "misrouted": misrouted(aws, since),
@@ -169,7 +174,7 @@ def run_proxy(n: int, plan: Plan, steady: bool) -> dict[str, Any]:
                 errors = [e for _, e in results if e]
                 out["steady"] = {
                     "window": window, "requests": len(results), "failed": len(errors),
-                    "errors": collections.Counter(e[:140] for e in errors).most_common(5),
+                    "errors": kinds(errors),
                     "assume_ok": sum(c.status == 200 for c in calls), "assume_all": len(calls),
                     "p50": pct([t for t, e in results if not e], 0.5),
                     "p99": pct([t for t, e in results if not e], 0.99),

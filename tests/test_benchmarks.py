@@ -55,7 +55,11 @@ def test_proxy_overhead_prints_ratios_for_every_path() -> None:
             failed, sent = row_failed(out, kind, group)
             assert failed == 0 and sent > 0, (kind, group, out)
     assert re.search(r"not signed by 111111111111 or not answered 200: 0;", out), out
-    assert "SDK path" in out and row(out, "stream")[0] == "stream"
+    lines = out.split("### SDK path", 1)[1].splitlines()
+    sdk = [cells for cells in (line.strip().strip("|").split("|") for line in lines)
+           if len(cells) == 8 and cells[1].strip().isdigit()]
+    assert [c[0].strip() for c in sdk] == ["non-stream", "stream"], out  # in-process native vs xacct, both kinds
+    assert all(re.fullmatch(r"\*\*\d+\.\d\d\*\*", c[4].strip()) for c in sdk), sdk
 
 
 def row_failed(out: str, kind: str, group: str) -> tuple[int, int]:
