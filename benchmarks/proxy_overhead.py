@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
 import os
 import random
 import statistics
@@ -258,6 +259,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: a few requests per cell")
     parser.add_argument("--no-sdk", action="store_true", help="skip the in-process SDK comparison")
     parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     started = time.monotonic()
@@ -297,7 +299,8 @@ def main() -> int:
             os.environ["AWS_ENDPOINT_URL_STS"] = aws.sts_endpoint
             log("SDK path, in-process")
             print("\n### SDK path (in-process `litellm.acompletion`, concurrency 1, interleaved)\n")
-            print(render_sdk(asyncio.run(sdk_measure(aws, plan, args.seed))))
+            sdk = asyncio.run(sdk_measure(aws, plan, args.seed))
+            print(render_sdk(sdk))
     print("\n" + versions())
     if args.quick:
         print("\n**QUICK smoke run: small numbers, not representative.**")
@@ -306,6 +309,11 @@ def main() -> int:
           "Goal met: bedrock-xacct no slower than native through the proxy (latency ratios <= 1.0, "
           "throughput ratio >= 1.0), 0 failed.")
     print(f"\nwall time {time.monotonic() - started:.0f} s")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"proxy": {f"{g}/{'stream' if s else 'non-stream'}": v for (g, s), v in summary.items()},
+                       "sdk": None if args.no_sdk else {f"{g}/{'stream' if s else 'non-stream'}": v
+                                                       for (g, s), v in sdk.items()}}, fh, indent=1)
     return 0
 
 
