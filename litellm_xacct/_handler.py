@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -139,13 +140,18 @@ class BedrockXacct(CustomLLM):
     def __init__(self, engine: CredentialEngine | None = None) -> None:
         super().__init__()
         self._engine = engine
+        self._engine_lock = threading.Lock()
         self.transport = Transport(lambda: self.engine, _lite_error)
         _params.install()  # native Bedrock params pass LiteLLM's custom-provider gate (see _params)
 
     @property
     def engine(self) -> CredentialEngine:
         if self._engine is None:
-            self._engine = CredentialEngine()
+            # LiteLLM's first requests arrive on several threads at once: two engines would each fetch
+            # every role once (measured: duplicate AssumeRole calls in a proxy's cold burst).
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = CredentialEngine()
         return self._engine
 
     # -- chat ------------------------------------------------------------------------------------

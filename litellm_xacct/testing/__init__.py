@@ -204,6 +204,12 @@ class LocalAWS:
         """
         self._sts.faults.set(Fault(code, status, message or default_sts_message(code)), count)
 
+    def throttle_sts(self, rate: float | None, burst: float | None = None) -> None:
+        """Answer STS calls beyond ``rate`` per second (bursts up to ``burst``, default ``rate``) with
+        ``Throttling`` (400), as AWS's per-account STS quota does; ``None`` (or :meth:`clear_faults`)
+        turns it off. Throttled calls are in :meth:`sts_calls` with ``error_code == "Throttling"``."""
+        self._sts.rate_limit.set(rate, burst)
+
     def fail_bedrock(self, code: str = "ExpiredTokenException", status: int = 403, count: int | None = 1,
                      message: str | None = None) -> None:
         """Make the next ``count`` Bedrock calls (None: until :meth:`clear_faults`) fail with this error.
@@ -263,10 +269,12 @@ class LocalAWS:
         return self._identities.issued_secrets()
 
     def clear_faults(self) -> None:
-        """Remove injected failures, stream faults, model denials, delays and the credential-lifetime override."""
+        """Remove injected failures and stream faults, model denials, the STS rate limit, delays and the
+        credential-lifetime override."""
         with self._bedrock._lock:
             self._bedrock.denials.clear()
         self._sts.faults.clear()
+        self._sts.rate_limit.clear()
         self._bedrock.faults.clear()
         self._bedrock.stream_faults.clear()
         self._sts.resets.clear()

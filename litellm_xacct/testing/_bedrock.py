@@ -100,6 +100,7 @@ class BedrockCall:
     ``account == CENTRAL_ACCOUNT`` and no role. ``region`` comes from the credential scope, ``model_id``
     is URL-decoded, ``body`` is the parsed JSON request body (None if absent or not JSON). ``headers``
     are the received headers, left out of the repr and of :meth:`to_dict` (they carry the session token).
+    ``peer`` is the caller's ``host:port`` (which process sent the call can be found from its port).
     """
 
     operation: str
@@ -115,6 +116,7 @@ class BedrockCall:
     body: dict[str, Any] | None
     headers: dict[str, str] = field(repr=False)
     at: float
+    peer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, without ``headers`` (what ``GET /_xacct/calls`` serves)."""
@@ -412,6 +414,7 @@ class BedrockService:
             body=body,
             headers=dict(handler.headers.items()),
             at=arrived,
+            peer=f"{handler.client_address[0]}:{handler.client_address[1]}",
         ))  # recorded before answering, so a client that has its reply also sees the log entry
         if isinstance(answer, Fault):
             handler._send_error(answer.status, answer.code, answer.message)
