@@ -57,6 +57,29 @@ class LocalAWS:
     in moto's global backend; that is harmless.)
 
     Fault and delay settings are thread-safe and take effect on the next request.
+
+    **What the Bedrock fake answers** (Bedrock's wire formats, checked against botocore's
+    bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
+
+    * Converse / ConverseStream: text; a ``toolUse`` block (streamed as ``contentBlockStart`` + ``toolUse``
+      input-JSON deltas) when the body has ``toolConfig``; ``reasoningContent`` with
+      ``reasoningText{text,signature}`` (streamed as text and ``signature`` deltas) when
+      ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
+      ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
+      ``guardrailConfig.trace`` is ``enabled``.
+    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs):
+      Anthropic Messages (``thinking`` blocks with ``signature`` / ``thinking_delta`` + ``signature_delta``
+      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``;
+      ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
+      Mistral, Cohere (Command R chat, Command generations), Amazon Nova, Titan text; embeddings (Titan v1,
+      v2 honouring ``dimensions``, Cohere embed); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1
+      PNG). Streams end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
+    * Markers anywhere in the request body (e.g. in the user's text): ``[xacct:throttle]`` -> HTTP 429
+      ``ThrottlingException``, ``[xacct:unavailable]`` -> 503 ``ServiceUnavailableException``,
+      ``[xacct:too-long]`` -> 400 ``ValidationException: Input is too long for requested model.`` (all
+      before any stream starts); on streaming operations only, ``[xacct:stream-throttle]`` /
+      ``[xacct:stream-error]`` -> HTTP 200, two events, then a ``:message-type exception`` frame
+      (``throttlingException`` / ``modelStreamErrorException``) that ends the stream.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
