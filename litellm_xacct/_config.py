@@ -142,7 +142,7 @@ class DeploymentConfig:
     options: AssumeRoleOptions = AssumeRoleOptions()
     sts_endpoint: str | None = None
     runtime_endpoint: str | None = None
-    route: Literal["converse"] = "converse"
+    route: Route = "converse"
     identity_key: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -228,16 +228,18 @@ def _cached_config(relevant: tuple[tuple[str, str], ...], deployment: str, model
     )
 
 
-def split_model(model: str, deployment: str) -> tuple[Literal["converse"], str]:
-    """``converse/<id>`` or ``<id>`` -> ("converse", id)."""
+#: Route prefixes a model may carry: ``converse/`` (the default) and ``invoke/`` (InvokeModel).
+ROUTES: tuple[str, ...] = ("converse", "invoke")
+Route = Literal["converse", "invoke"]
+
+
+def split_model(model: str, deployment: str) -> tuple[Route, str]:
+    """``converse/<id>`` or ``<id>`` -> ("converse", id); ``invoke/<id>`` -> ("invoke", id)."""
     route, _, rest = model.partition("/")
     if route == "converse" and rest:
         return "converse", rest
     if route == "invoke" and rest:
-        raise ConfigError(
-            deployment, "model", f"{PROVIDER}/{model!r} uses the invoke/ route, which is not supported yet",
-            f"use {PROVIDER}/{rest} (the Converse API)",
-        )
+        return "invoke", rest
     if not model:
         raise ConfigError(deployment, "model", "is empty", f"set model: {PROVIDER}/<bedrock model id>")
     return "converse", model

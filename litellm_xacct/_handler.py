@@ -1,24 +1,34 @@
-"""The ``bedrock-xacct`` CustomLLM: config -> credentials -> signing -> delegation, per request."""
+"""The ``bedrock-xacct`` CustomLLM: config -> credentials -> signing -> delegation, per request.
+
+Every entry point does the same three things: resolve the deployment (identity fields through
+``_request.identity_fields``, then a validated :class:`DeploymentConfig`), let a route build the body with
+LiteLLM's own Bedrock config, and hand the bytes to the one signed :class:`~._transport.Transport`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import litellm
 from litellm import CustomLLM
-from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
-from . import _bedrock
+from . import _params, _streams
 from ._audit import record, stamp
+from ._compat import loop_running_here
 from ._config import PROVIDER, DeploymentConfig
-from ._credentials import CredentialEngine, Lease
+from ._credentials import CredentialEngine
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
 from ._request import deployment_label, identity_fields
-from ._signing import model_url, sign
+from ._routes import ChatRoute, chat_route, map_params
+from ._routes.embedding import EmbeddingRoute
+from ._routes.image import OPENAI_IMAGE_PARAMS, ImageRoute
+from ._signing import model_url
+from ._transport import Exchange, Sent, Transport, in_thread
 
 _AUTH_CODES = frozenset({"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "NoCredentials",
                          "IncompleteSignature", "MissingAuthenticationToken", "TokenFileUnreadable"})
@@ -27,19 +37,22 @@ _THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitE
 
 @dataclass
 class _Call:
-    """One request after validation: who signs, what is sent, and LiteLLM's objects for the answer."""
+    """One chat request after validation: the route, what is sent, and LiteLLM's objects for the answer."""
 
-    config: DeploymentConfig
+    route: ChatRoute
     params: dict[str, Any]  # what Bedrock may see: mapped OpenAI params + provider-specific passthrough
     body: dict[str, Any]
-    data: bytes
-    headers: dict[str, str]
+    exchange: Exchange
     kw: dict[str, Any]  # the keyword arguments LiteLLM called us with
 
     @property
-    def timeout(self) -> Any:
-        timeout = self.kw.get("timeout")
-        return timeout if isinstance(timeout, (int, float, httpx.Timeout)) else None
+    def config(self) -> DeploymentConfig:
+        return self.route.config
+
+
+def _timeout(kw: Mapping[str, Any]) -> Any:
+    timeout = kw.get("timeout")
+    return timeout if isinstance(timeout, (int, float, httpx.Timeout)) else None
 
 
 def _lite_error(label: str, exc: XacctError) -> Exception:
@@ -62,17 +75,32 @@ def _lite_error(label: str, exc: XacctError) -> Exception:
     return litellm.ServiceUnavailableError(message=message, llm_provider=provider, model=model)
 
 
+def _base_model(litellm_params: Mapping[str, Any], logging_obj: Any) -> str | None:
+    """The deployment's ``base_model`` (``litellm_params.base_model`` or ``model_info.base_model``): names
+    the model behind an application inference profile ARN."""
+    details = getattr(logging_obj, "model_call_details", None) or {}
+    for params in (litellm_params, details.get("litellm_params") or {}, details):
+        if not isinstance(params, Mapping):
+            continue
+        for holder in (params, params.get("model_info"), (params.get("metadata") or {}).get("model_info")):
+            if isinstance(holder, Mapping) and isinstance(holder.get("base_model"), str):
+                return str(holder["base_model"])
+    return None
+
+
 class BedrockXacct(CustomLLM):
-    """Sends each deployment's Bedrock Converse traffic signed by the deployment's own AWS identity.
+    """Sends each deployment's Bedrock traffic (Converse, Invoke, embeddings, images) signed by the
+    deployment's own AWS identity.
 
     ``engine`` defaults to one :class:`CredentialEngine` per handler, created on first use.
-    LiteLLM calls the four entry points with keyword arguments only.
+    LiteLLM calls the entry points with keyword arguments only.
     """
 
     def __init__(self, engine: CredentialEngine | None = None) -> None:
         super().__init__()
         self._engine = engine
-        self._sync_http: HTTPHandler | None = None
+        self.transport = Transport(lambda: self.engine, _lite_error)
+        _params.install()  # native Bedrock params pass LiteLLM's custom-provider gate (see _params)
 
     @property
     def engine(self) -> CredentialEngine:
@@ -80,120 +108,140 @@ class BedrockXacct(CustomLLM):
             self._engine = CredentialEngine()
         return self._engine
 
-    # -- CustomLLM entry points ------------------------------------------------------------------
+    # -- chat ------------------------------------------------------------------------------------
     def completion(self, *_: Any, **kw: Any) -> Any:
-        call = self._prepare(kw)
-        for retried in (False, True):
-            lease = self._lease(call)
-            url, headers = self._signed(call, lease, "converse")
-            response = self._http().post(url, content=call.data, headers=headers, timeout=call.timeout)
-            if response.status_code == 200:
-                return self._finish(call, response, lease)
-            self._retry_or_raise(call, lease, response, response.text, retried)
+        call = self._prepare(kw, stream=False)
+        return self._finish(call, self.transport.send(call.exchange))
 
     async def acompletion(self, *_: Any, **kw: Any) -> Any:
-        call = self._prepare(kw)
-        for retried in (False, True):
-            lease = await self._alease(call)
-            url, headers = self._signed(call, lease, "converse")
-            response = await self._ahttp(call).post(url, content=call.data, headers=headers)
-            if response.status_code == 200:
-                return self._finish(call, response, lease)
-            self._retry_or_raise(call, lease, response, response.text, retried)
+        call = self._prepare(kw, stream=False)
+        return self._finish(call, await self.transport.asend(call.exchange))
 
     def streaming(self, *_: Any, **kw: Any) -> Iterator[Any]:
-        call = self._prepare(kw)
-        for retried in (False, True):
-            lease = self._lease(call)
-            url, headers = self._signed(call, lease, "converse-stream")
-            with self._http().stream("POST", url, content=call.data, headers=headers,
-                                     timeout=call.timeout) as response:
-                if response.status_code == 200:
-                    stamp(record(call.config, lease), logging_obj=kw.get("logging_obj"))
-                    yield from _bedrock.decode_stream(call.config, response.iter_bytes())
-                    return
-                text = response.read().decode("utf-8", "replace")
-            self._retry_or_raise(call, lease, response, text, retried)
+        """Opens the stream before returning, so Bedrock's refusal raises here, at the caller's call."""
+        call = self._prepare(kw, stream=True)
+        opened = self.transport.open_stream(call.exchange)
+        stamp(record(call.config, opened.lease), logging_obj=kw.get("logging_obj"))
+        return _streams.decode(call.config, call.route.decoder(call.params, sync=True), opened.chunks)
 
-    # LiteLLM annotates astreaming as a coroutine, but dispatch needs an async generator function.
-    async def astreaming(self, *_: Any, **kw: Any) -> AsyncIterator[Any]:
-        call = self._prepare(kw)
-        for retried in (False, True):
-            lease = await self._alease(call)
-            url, headers = self._signed(call, lease, "converse-stream")
-            async with self._ahttp(call).stream("POST", url, content=call.data, headers=headers) as response:
-                if response.status_code == 200:
-                    stamp(record(call.config, lease), logging_obj=kw.get("logging_obj"))
-                    async for chunk in _bedrock.adecode_stream(call.config, response.aiter_bytes()):
-                        yield chunk
-                    return
-                text = (await response.aread()).decode("utf-8", "replace")
-            self._retry_or_raise(call, lease, response, text, retried)
+    # LiteLLM annotates astreaming as a coroutine, but its stream wrapper needs an async iterator back.
+    def astreaming(self, *_: Any, **kw: Any) -> AsyncIterator[Any]:
+        """LiteLLM calls this from ``acompletion``'s worker thread: the stream is opened there (no event loop
+        to block), so errors raise at the caller's ``await``, and the body is read off the loop."""
+        call = self._prepare(kw, stream=True)
+        if loop_running_here():  # a release that calls us on the loop: open lazily, asynchronously
+            return self._astream_lazily(call)
+        opened = self.transport.open_stream(call.exchange)
+        stamp(record(call.config, opened.lease), logging_obj=kw.get("logging_obj"))
+        return _streams.adecode(call.config, call.route.decoder(call.params, sync=False),
+                                in_thread(opened.chunks, opened.close))
+
+    async def _astream_lazily(self, call: _Call) -> AsyncIterator[Any]:
+        opened = await self.transport.aopen_stream(call.exchange)
+        stamp(record(call.config, opened.lease), logging_obj=call.kw.get("logging_obj"))
+        async for chunk in _streams.adecode(call.config, call.route.decoder(call.params, sync=False),
+                                            opened.chunks):
+            yield chunk
+
+    # -- embeddings ------------------------------------------------------------------------------
+    def embedding(self, *_: Any, **kw: Any) -> Any:
+        config, route, bodies, exchanges = self._prepare_embedding(kw)
+        sent = [self.transport.send(ex) for ex in exchanges]
+        return self._finish_embedding(config, route, bodies, sent, kw)
+
+    async def aembedding(self, *_: Any, **kw: Any) -> Any:
+        config, route, bodies, exchanges = self._prepare_embedding(kw)
+        sent = list(await asyncio.gather(*(self.transport.asend(ex) for ex in exchanges)))
+        return self._finish_embedding(config, route, bodies, sent, kw)
+
+    # -- images ----------------------------------------------------------------------------------
+    def image_generation(self, *_: Any, **kw: Any) -> Any:
+        route, body, exchange = self._prepare_image(kw)
+        return self._finish_image(route, body, self.transport.send(exchange), kw)
+
+    async def aimage_generation(self, *_: Any, **kw: Any) -> Any:
+        route, body, exchange = self._prepare_image(kw)
+        return self._finish_image(route, body, await self.transport.asend(exchange), kw)
 
     # -- the steps -------------------------------------------------------------------------------
-    def _prepare(self, kw: dict[str, Any]) -> _Call:
-        """Config (validated, cached) and the signed-to-be body; no AWS call yet."""
+    def _config(self, kw: Mapping[str, Any]) -> DeploymentConfig:
+        """Identity fields (from the source ``_request`` names) -> a validated config; no AWS call yet."""
         model: str = kw["model"]
-        litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
-        optional_params: dict[str, Any] = kw.get("optional_params") or {}
-        logging_obj = kw["logging_obj"]
+        litellm_params = kw.get("litellm_params") or {}
         label = deployment_label(model, litellm_params)
         try:
-            fields = identity_fields(label, litellm_params, optional_params, logging_obj)
-            config = DeploymentConfig.cached(fields, deployment=label, model=model)
+            fields = identity_fields(label, litellm_params, kw.get("optional_params") or {}, kw["logging_obj"])
+            return DeploymentConfig.cached(fields, deployment=label, model=model)
         except XacctError as exc:
             raise _lite_error(label, exc) from exc
+
+    def _prepare(self, kw: dict[str, Any], *, stream: bool) -> _Call:
+        config = self._config(kw)
+        litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
+        logging_obj = kw["logging_obj"]
+        try:
+            route = chat_route(config, _base_model(litellm_params, logging_obj))
+        except XacctError as exc:
+            raise _lite_error(config.deployment, exc) from exc
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = _bedrock.bedrock_params(config.model, optional_params, drop)
-        extra_headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
-        body = _bedrock.request_body(config, kw["messages"], params, litellm_params, extra_headers)
+        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
+        headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
+        body = route.body(kw["messages"], params, litellm_params, headers)
+        operation = route.operation(stream)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
-            "complete_input_dict": body, "api_base": model_url(config, "converse"), "xacct": config.audit()})
-        return _Call(config, params, body, json.dumps(body).encode(),
-                     {"Content-Type": "application/json", **extra_headers}, kw)
+            "complete_input_dict": body, "api_base": model_url(config, operation), "xacct": config.audit()})
+        exchange = Exchange(config, operation, json.dumps(body).encode(), headers, _timeout(kw))
+        return _Call(route, params, body, exchange, kw)
 
-    def _lease(self, call: _Call) -> Lease:
-        try:
-            return self.engine.get(call.config)
-        except XacctError as exc:
-            raise _lite_error(call.config.deployment, exc) from exc
-
-    async def _alease(self, call: _Call) -> Lease:
-        try:
-            return await self.engine.aget(call.config)
-        except XacctError as exc:
-            raise _lite_error(call.config.deployment, exc) from exc
-
-    def _signed(self, call: _Call, lease: Lease, operation: str) -> tuple[str, dict[str, str]]:
-        url = model_url(call.config, operation)
-        assert lease.credentials is not None
-        return url, sign(lease.credentials, call.config.region, url, call.data, call.headers)
-
-    def _finish(self, call: _Call, response: httpx.Response, lease: Lease) -> Any:
-        kw = call.kw
-        result = _bedrock.parse_response(call.config, response, kw["model_response"], kw["logging_obj"],
-                                         call.body, kw["messages"], call.params, kw.get("litellm_params") or {},
-                                         kw.get("encoding"))
-        stamp(record(call.config, lease), result, kw["logging_obj"])
+    def _finish(self, call: _Call, sent: Sent) -> Any:
+        result = call.route.parse(sent.response, call.kw, call.body, call.params)
+        stamp(record(call.config, sent.lease), result, call.kw["logging_obj"])
         return result
 
-    def _retry_or_raise(self, call: _Call, lease: Lease, response: httpx.Response, text: str,
-                        retried: bool) -> None:
-        """Bedrock refused: after ``ExpiredTokenException`` force one refresh (the caller retries once);
-        otherwise raise what native ``bedrock/`` would raise for the same answer."""
-        expired = response.status_code == 403 and (
-            _bedrock.error_code(text, response.headers) == "ExpiredTokenException")
-        if expired and not retried:
-            self.engine.invalidate(call.config, lease)
-            return
-        raise _bedrock.bedrock_error(call.config, response.status_code, text, response.headers)
+    def _prepare_embedding(self, kw: dict[str, Any]) -> tuple[DeploymentConfig, EmbeddingRoute,
+                                                              list[dict[str, Any]], list[Exchange]]:
+        config = self._config(kw)
+        litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
+        try:
+            route = EmbeddingRoute(config, _base_model(litellm_params, kw["logging_obj"]))
+        except XacctError as exc:
+            raise _lite_error(config.deployment, exc) from exc
+        drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
+        params = route.params(kw.get("optional_params") or {}, drop)
+        inputs = list(kw["input"])
+        bodies = route.bodies(inputs, params)
+        kw["logging_obj"].pre_call(input=inputs, api_key="", additional_args={
+            "complete_input_dict": bodies[0] if len(bodies) == 1 else bodies,
+            "api_base": model_url(config, "invoke"), "xacct": config.audit()})
+        exchanges = [Exchange(config, "invoke", json.dumps(b).encode(), {}, _timeout(kw),
+                              {"Accept": "application/json"}) for b in bodies]
+        return config, route, bodies, exchanges
 
-    def _http(self) -> httpx.Client:
-        if self._sync_http is None:
-            self._sync_http = HTTPHandler()
-        return self._sync_http.client
+    def _finish_embedding(self, config: DeploymentConfig, route: EmbeddingRoute, bodies: list[dict[str, Any]],
+                          sent: list[Sent], kw: dict[str, Any]) -> Any:
+        result = route.parse([s.response for s in sent], bodies, list(kw["input"]), kw)
+        stamp(record(config, sent[-1].lease), result, kw["logging_obj"])
+        return result
 
-    @staticmethod
-    def _ahttp(call: _Call) -> httpx.AsyncClient:
-        params = {"timeout": call.timeout} if call.timeout is not None else None
-        return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK, params=params).client
+    def _prepare_image(self, kw: dict[str, Any]) -> tuple[ImageRoute, dict[str, Any], Exchange]:
+        logging_obj = kw["logging_obj"]
+        details = getattr(logging_obj, "model_call_details", None) or {}
+        # LiteLLM passes no litellm_params to a custom provider's image entry points: read the logged ones.
+        litellm_params = kw.get("litellm_params") or details.get("litellm_params") or {}
+        config = self._config({**kw, "litellm_params": litellm_params})
+        route = ImageRoute(config, _base_model(litellm_params, logging_obj))
+        drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
+        optional_params = kw.get("optional_params") or {}
+        openai_params = {k: optional_params[k] for k in OPENAI_IMAGE_PARAMS if k in optional_params}
+        params = route.params(optional_params, openai_params, drop)
+        body = route.body(kw["prompt"], params)
+        logging_obj.pre_call(input=kw["prompt"], api_key="", additional_args={
+            "complete_input_dict": body, "api_base": model_url(config, "invoke"), "xacct": config.audit()})
+        exchange = Exchange(config, "invoke", json.dumps(body).encode(), {}, _timeout(kw),
+                            {"Accept": "application/json"})
+        return route, body, exchange
+
+    def _finish_image(self, route: ImageRoute, body: dict[str, Any], sent: Sent, kw: dict[str, Any]) -> Any:
+        result = route.parse(sent.response, body, kw["prompt"], kw)
+        stamp(record(route.config, sent.lease), result, kw["logging_obj"])
+        return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from botocore.auth import SigV4Auth
@@ -26,3 +28,12 @@ def sign(
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
     SigV4Auth(credentials, "bedrock", region).add_auth(request)
     return dict(request.headers.items())
+
+
+def clean_caller_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Caller ``extra_headers`` / ``headers`` as strings, before they are signed.
+
+    Pass-through stub for the cross-helper contract: helper ``sec`` replaces it with the version that
+    drops or refuses ``Host``, ``Authorization``, ``X-Amz-*`` and content headers.
+    """
+    return {str(k): str(v) for k, v in headers.items()}

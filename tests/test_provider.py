@@ -11,7 +11,6 @@ import pytest
 
 import litellm_xacct
 from litellm_xacct import BedrockXacct, CredentialEngine
-from litellm_xacct._bedrock import wrapper_takes_model_response_stream
 from litellm_xacct.testing import CENTRAL_ACCOUNT, LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL, deployment
@@ -183,11 +182,8 @@ def test_bad_config_error_names_the_field(engine: CredentialEngine, local_aws: L
 
 
 def _reasoning(delta: Any) -> str:
-    """Reasoning text of a stream delta. LiteLLM releases whose custom-provider stream path reads only
-    GenericStreamingChunk (1.82.3) have no delta field for it: it arrives in provider_specific_fields."""
-    if wrapper_takes_model_response_stream():
-        return getattr(delta, "reasoning_content", None) or ""
-    return (getattr(delta, "provider_specific_fields", None) or {}).get("reasoning_content") or ""
+    """Reasoning text of a stream delta: on every supported release it reaches ``delta.reasoning_content``."""
+    return getattr(delta, "reasoning_content", None) or ""
 
 
 def test_stream_keeps_text_tools_reasoning_and_cached_usage(engine: CredentialEngine, local_aws: LocalAWS) -> None:
@@ -199,8 +195,7 @@ def test_stream_keeps_text_tools_reasoning_and_cached_usage(engine: CredentialEn
     async def run() -> list[Any]:
         stream = await litellm.acompletion(
             model=f"bedrock-xacct/{MODEL}", messages=messages, stream=True, tools=tools,
-            stream_options={"include_usage": True}, reasoning_effort="low",
-            allowed_openai_params=["reasoning_effort"], **deployment(local_aws))
+            stream_options={"include_usage": True}, reasoning_effort="low", **deployment(local_aws))
         return [c async for c in stream]
 
     chunks = asyncio.run(run())

@@ -1,0 +1,103 @@
+"""Every LiteLLM-release difference litellm-xacct depends on, in one place (like ``botocore.compat``).
+
+Each entry says which releases differ and how the difference is detected: by feature (``hasattr``, a
+signature, the type of a returned value), never by a version string or by reading LiteLLM's source.
+
+============================================  ==========================  =====================================
+Difference                                    1.82.3                      1.108.7
+============================================  ==========================  =====================================
+custom-provider stream chunks                 GenericStreamingChunk dicts  ModelResponseStream kept as is
+  (:func:`stream_takes_model_response_stream`, probed by running one chunk through the stream wrapper)
+Bedrock stream decoder factory                inline in make_sync_call     ``invoke_handler._stream_decoder``
+  (:func:`stream_decoder`, ``hasattr``)
+decoder ``iter_bytes`` keyword                ``iterator`` only            ``response_headers=`` too (optional)
+embedding config methods                      ``_transform_request`` /     ``transform_request`` /
+                                              ``_transform_response``      ``transform_response``
+  (:func:`embedding_call`, ``hasattr``)
+deployment ``aws_*`` fields for a custom      only in ``logging_obj``      in ``litellm_params``
+provider                                      (``_request.identity_fields`` reads both)
+``astreaming`` call site                      worker thread (no loop)      worker thread (no loop)
+  (:func:`loop_running_here`: a stream may be opened before returning only when no loop runs in this thread)
+============================================  ==========================  =====================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import inspect
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from ._config import PROVIDER
+
+
+@lru_cache(maxsize=1)
+def stream_takes_model_response_stream() -> bool:
+    """Whether this LiteLLM's stream wrapper passes a custom provider's ``ModelResponseStream`` chunks
+    through with their delta (1.108.7), or reads every custom-provider chunk as a ``GenericStreamingChunk``
+    dict (1.82.3). Detected by running one reasoning chunk through the real wrapper and checking the type
+    and delta of what comes back."""
+    import litellm
+    from litellm.litellm_core_utils.litellm_logging import Logging
+    from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
+    from litellm.types.utils import Delta, ModelResponseStream, StreamingChoices
+
+    registered = PROVIDER in litellm._custom_providers
+    if not registered:
+        litellm._custom_providers.append(PROVIDER)
+    try:
+        logging_obj = Logging(model="probe", messages=[], stream=True, call_type="completion",
+                              start_time=datetime.datetime.now(), litellm_call_id="xacct-probe",
+                              function_id="xacct-probe")
+        wrapper = CustomStreamWrapper(completion_stream=iter(()), model="probe", logging_obj=logging_obj,
+                                      custom_llm_provider=PROVIDER)
+        chunk = ModelResponseStream(choices=[StreamingChoices(delta=Delta(content="x", reasoning_content="r"))])
+        try:
+            out = wrapper.chunk_creator(chunk=chunk)
+        except Exception:  # the dict-only path cannot read a model object
+            return False
+        delta = out.choices[0].delta if isinstance(out, ModelResponseStream) and out.choices else None
+        return getattr(delta, "reasoning_content", None) == "r"
+    finally:
+        if not registered:
+            litellm._custom_providers.remove(PROVIDER)
+
+
+def stream_decoder(provider: str | None, model: str, json_mode: bool, *, sync: bool) -> Any:
+    """LiteLLM's Bedrock event-stream decoder for an Invoke ``provider`` family (None: Converse)."""
+    from litellm.llms.bedrock.chat import invoke_handler as ih
+
+    if hasattr(ih, "_stream_decoder"):  # 1.108.7: one factory, used by native for every family
+        return ih._stream_decoder(provider, model=model, json_mode=json_mode, sync_stream=sync)
+    if provider == "anthropic":  # 1.82.3: the same choice, made inline in make_sync_call / make_call
+        return ih.AmazonAnthropicClaudeStreamDecoder(model=model, sync_stream=sync, json_mode=json_mode)
+    if provider == "deepseek_r1":
+        return ih.AmazonDeepSeekR1StreamDecoder(model=model, sync_stream=sync)
+    return ih.AWSEventStreamDecoder(model=model, json_mode=json_mode)
+
+
+def decode(decoder: Any, chunks: Iterator[bytes]) -> Iterator[Any]:
+    return iter(decoder.iter_bytes(chunks))
+
+
+def adecode(decoder: Any, chunks: Any) -> Any:
+    return decoder.aiter_bytes(chunks)
+
+
+def embedding_call(config: Any, name: str, **kwargs: Any) -> Any:
+    """``transform_request`` / ``transform_response`` on a Bedrock embedding config (1.108.7), or the
+    underscored names of 1.82.3."""
+    method = getattr(config, name, None) or getattr(config, f"_{name}")
+    accepted = inspect.signature(method).parameters
+    return method(**{k: v for k, v in kwargs.items() if k in accepted})
+
+
+def loop_running_here() -> bool:
+    """True when an event loop runs in this thread: blocking I/O here would stall it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

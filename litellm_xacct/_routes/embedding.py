@@ -1,0 +1,112 @@
+"""``embedding`` / ``aembedding``: InvokeModel with the embedding config native ``bedrock/`` picks for the
+model (Titan text v1/v2 and image, Cohere, Nova multimodal), one request per input for the single-input
+families and one for the whole batch for Cohere, exactly as native sends them.
+
+The config choice mirrors ``litellm.utils.get_optional_params_embeddings`` (params) and
+``BedrockEmbedding.embeddings`` (bodies); the answer is read by ``BedrockEmbedding._transform_response``
+or, for Cohere, ``CohereEmbeddingConfig._transform_response``, as native does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import litellm
+
+from .. import _compat
+from .._config import PROVIDER, DeploymentConfig
+from .._errors import ConfigError
+
+_TITAN = ("amazon.titan-embed-image-v1", "amazon.titan-embed-text-v1", "amazon.titan-embed-text-v2:0",
+          "amazon.titan-embed-g1-text-02")
+
+
+class EmbeddingRoute:
+    def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
+        self.config = config
+        model = config.model
+        if model.startswith("arn:") and base_model:
+            model = base_model.split("/")[-1]  # an inference profile: the family comes from base_model
+        self.lite_model = _strip_region(model)
+        self.lite = _config_for(self.lite_model)
+        if self.lite is None:
+            raise ConfigError(config.deployment, "model", f"{config.model!r} is not an embedding model LiteLLM "
+                              "maps for Bedrock", "use amazon.titan-embed-text-v2:0, cohere.embed-*, "
+                              "amazon.nova-*-embeddings-*, or set model_info.base_model for an inference profile")
+        from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
+
+        self.family = BaseAWSLLM.get_bedrock_embedding_provider(self.lite_model)
+
+    def params(self, optional_params: Mapping[str, Any], drop_params: bool) -> dict[str, Any]:
+        """OpenAI embedding params mapped by the family's config, provider-specific ones passed through."""
+        supported = set(self.lite.get_supported_openai_params())
+        openai_part: dict[str, Any] = {}
+        passthrough: dict[str, Any] = {}
+        for key, value in optional_params.items():
+            if key.startswith(("aws_", "xacct_")) or value is None or key in ("max_retries", "user"):
+                continue
+            if key in ("dimensions", "encoding_format"):
+                if key in supported:
+                    openai_part[key] = value
+                elif not drop_params:
+                    raise litellm.UnsupportedParamsError(
+                        message=f"{PROVIDER} does not support parameter {key!r} for embedding model "
+                        f"{self.config.model}. Fix: remove it, or set drop_params: true to drop it",
+                        model=self.config.model, llm_provider=PROVIDER)
+            else:
+                passthrough[key] = value
+        mapped = self.lite.map_openai_params(non_default_params=openai_part, optional_params={})
+        return {**passthrough, **mapped}
+
+    def bodies(self, inputs: list[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.family == "cohere":
+            return [dict(_compat.embedding_call(self.lite, "transform_request", model=self.lite_model,
+                                                input=inputs, inference_params=dict(params)))]
+        return [dict(_compat.embedding_call(self.lite, "transform_request", input=item,
+                                            inference_params=dict(params), async_invoke_route=False,
+                                            model_id=self.config.model, output_s3_uri=None))
+                for item in inputs]
+
+    def parse(self, responses: list[httpx.Response], bodies: list[dict[str, Any]], inputs: list[Any],
+              kw: dict[str, Any]) -> Any:
+        if self.family == "cohere":
+            from litellm.llms.cohere.embed.transformation import CohereEmbeddingConfig
+
+            return CohereEmbeddingConfig()._transform_response(
+                response=responses[0], api_key=None, logging_obj=kw["logging_obj"], data=bodies[0],
+                model_response=kw["model_response"], model=self.lite_model, encoding=litellm.encoding,
+                input=inputs)
+        from litellm.llms.bedrock.embed.embedding import BedrockEmbedding
+
+        for body, response in zip(bodies, responses, strict=True):
+            kw["logging_obj"].post_call(input=body, api_key="", original_response=response.text,
+                                        additional_args={"complete_input_dict": body})
+        return _compat.embedding_call(BedrockEmbedding(), "_transform_response",
+                                      response_list=[r.json() for r in responses], model=self.lite_model,
+                                      provider=self.family, is_async_invoke=False, batch_data=bodies)
+
+
+def _strip_region(model: str) -> str:
+    # cross-region ids (us.cohere.embed-v4:0) name the same family as the plain id
+    head, _, rest = model.partition(".")
+    return rest if len(head) == 2 and rest else model
+
+
+def _config_for(model: str) -> Any:
+    """The config ``get_optional_params_embeddings`` uses for a Bedrock embedding model (None: unmapped)."""
+    if "amazon.titan-embed-text-v1" in model or "amazon.titan-embed-g1-text-02" in model:
+        return litellm.AmazonTitanG1Config()
+    if "amazon.titan-embed-image-v1" in model:
+        return litellm.AmazonTitanMultimodalEmbeddingG1Config()
+    if "amazon.titan-embed-text-v2:0" in model:
+        return litellm.AmazonTitanV2Config()
+    if "cohere.embed" in model:
+        return litellm.BedrockCohereEmbeddingConfig()
+    if "nova" in model.lower() and hasattr(litellm, "AmazonNovaEmbeddingConfig"):
+        return litellm.AmazonNovaEmbeddingConfig()
+    return None
+
+
+__all__ = ["EmbeddingRoute"]

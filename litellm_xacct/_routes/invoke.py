@@ -1,0 +1,66 @@
+"""``bedrock-xacct/invoke/<id>``: InvokeModel / InvokeModelWithResponseStream with the per-family config
+native ``bedrock/invoke/`` uses (``get_bedrock_chat_config``: Anthropic Messages, Nova, Titan, Llama,
+Mistral, Cohere, ...) and that family's stream decoder.
+
+An inference-profile ARN names its family (``...inference-profile/us.anthropic...``); an application
+inference profile does not: give the deployment ``base_model`` (e.g. ``model_info.base_model``) and the
+body follows that model's family.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from litellm.llms.bedrock.common_utils import get_bedrock_chat_config
+
+from .. import _compat
+from .._config import DeploymentConfig
+from .._errors import ConfigError
+
+
+class InvokeRoute:
+    def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
+        self.config = config
+        family_model = config.model
+        base = (base_model or "").split("/")[-1]  # tolerate bedrock/... or bedrock/invoke/... spellings
+        if base and _family(base) and not _family(config.model):
+            family_model = base
+        self.lite_model = f"invoke/{family_model}"
+        self.family = _family(family_model)
+        if self.family is None:
+            raise ConfigError(config.deployment, "model", f"invoke/{config.model!r} names no model family LiteLLM "
+                              "knows for InvokeModel", "use a model id such as invoke/anthropic.claude-..., or "
+                              "set model_info.base_model to the model behind this inference profile")
+        self.lite = get_bedrock_chat_config(self.lite_model)
+
+    def supported(self) -> list[str]:
+        return list(self.lite.get_supported_openai_params(self.lite_model))
+
+    def operation(self, stream: bool) -> str:
+        return "invoke-with-response-stream" if stream else "invoke"
+
+    def body(self, messages: list[Any], params: dict[str, Any], litellm_params: dict[str, Any],
+             headers: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.lite.transform_request(model=self.lite_model, messages=messages,
+                                                optional_params=dict(params), litellm_params=dict(litellm_params),
+                                                headers=headers))
+
+    def parse(self, response: httpx.Response, kw: dict[str, Any], body: dict[str, Any],
+              params: dict[str, Any]) -> Any:
+        return self.lite.transform_response(
+            model=self.lite_model, raw_response=response, model_response=kw["model_response"],
+            logging_obj=kw["logging_obj"], request_data=body, messages=kw["messages"], optional_params=params,
+            litellm_params=kw.get("litellm_params") or {}, encoding=kw.get("encoding"))
+
+    def decoder(self, params: dict[str, Any], *, sync: bool) -> Any:
+        return _compat.stream_decoder(self.family, self.lite_model, bool(params.get("json_mode")), sync=sync)
+
+
+def _family(model: str) -> str | None:
+    from litellm.llms.bedrock.chat.invoke_transformations.base_invoke_transformation import AmazonInvokeConfig
+
+    if model.startswith("arn:") and ":application-inference-profile/" in model:
+        return None  # an opaque id: no family in it
+    found = AmazonInvokeConfig.get_bedrock_invoke_provider(model)
+    return str(found) if found else None
