@@ -138,3 +138,18 @@ def test_markers_end_streams_with_an_exception_event(client: Any, marker: str, e
         invoke_stream(client, MODEL, body)
     assert excinfo.value.response["Error"]["Code"] == exception_type
     assert client.converse(modelId=MODEL, messages=_marked(marker))["stopReason"] == "end_turn"
+
+
+def test_forced_tool_choice_answers_with_the_tool_call_alone(client: Any) -> None:
+    tools = {"tools": [{"toolSpec": {"name": "other", "inputSchema": {"json": {"type": "object"}}}},
+                       {"toolSpec": {"name": "json_tool_call", "inputSchema": {"json": {"type": "object"}}}}],
+             "toolChoice": {"tool": {"name": "json_tool_call"}}}
+    content = client.converse(modelId=MODEL, messages=HELLO, toolConfig=tools)["output"]["message"]["content"]
+    assert [next(iter(b)) for b in content] == ["toolUse"] and content[0]["toolUse"]["name"] == "json_tool_call"
+    events = list(client.converse_stream(modelId=MODEL, messages=HELLO, toolConfig=tools)["stream"])
+    deltas = [e["contentBlockDelta"]["delta"] for e in events if "contentBlockDelta" in e]
+    assert deltas and all("toolUse" in d for d in deltas)
+    body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"name": "whoami", "input_schema": {"type": "object"}}], "tool_choice": {"type": "any"}}
+    assert [b["type"] for b in invoke(client, MODEL, body)["content"]] == ["tool_use"]
+    assert "text_delta" not in json.dumps(invoke_stream(client, MODEL, body))

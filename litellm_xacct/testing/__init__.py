@@ -62,14 +62,16 @@ class LocalAWS:
     bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
 
     * Converse / ConverseStream: text; a ``toolUse`` block (streamed as ``contentBlockStart`` + ``toolUse``
-      input-JSON deltas) when the body has ``toolConfig``; ``reasoningContent`` with
+      input-JSON deltas) when the body has ``toolConfig`` (the tool call alone, no text, when ``toolChoice``
+      forces ``any``/a named tool, as LiteLLM's json_schema mode does); ``reasoningContent`` with
       ``reasoningText{text,signature}`` (streamed as text and ``signature`` deltas) when
       ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
       ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
       ``guardrailConfig.trace`` is ``enabled``.
     * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs):
       Anthropic Messages (``thinking`` blocks with ``signature`` / ``thinking_delta`` + ``signature_delta``
-      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``;
+      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``,
+      alone when ``tool_choice`` forces one;
       ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
       Mistral, Cohere (Command R chat, Command generations), Amazon Nova, Titan text; embeddings (Titan v1,
       v2 honouring ``dimensions``, Cohere embed); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1

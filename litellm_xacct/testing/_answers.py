@@ -33,6 +33,7 @@ class _Reply:
     tool_name: str | None = None
     cached: bool = False
     guardrail: str | None = None  # guardrail id when the request asked for its trace
+    forced_tool: bool = False  # tool choice "any"/a named tool: the model answers with the tool call alone
 
     @property
     def output_tokens(self) -> int:
@@ -100,10 +101,28 @@ def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
         account=identity.account,
         input_tokens=_words(b.get("text") for b in blocks + system),
         reasoning=isinstance(extra, dict) and ("thinking" in extra or "reasoning_config" in extra),
-        tool_name=str(specs[0].get("name", "tool")) if specs else None,
+        tool_name=_forced_name(tool_config, "toolChoice") or (str(specs[0].get("name", "tool")) if specs else None),
+        forced_tool=bool(specs) and _forced(tool_config, "toolChoice"),
         cached=any("cachePoint" in b for b in blocks + system + tools),
         guardrail=_traced_guardrail(body.get("guardrailConfig")),
     )
+
+
+def _forced(container: Any, key: str) -> bool:
+    """Whether a Converse ``toolConfig.toolChoice`` (``{"tool": ...}`` / ``{"any": {}}``) or an Anthropic
+    ``tool_choice`` (``{"type": "tool" | "any"}``) forces a tool call."""
+    choice = container.get(key) if isinstance(container, dict) else None
+    if not isinstance(choice, dict):
+        return False
+    return "tool" in choice or "any" in choice or choice.get("type") in ("tool", "any")
+
+
+def _forced_name(container: Any, key: str) -> str | None:
+    choice = container.get(key) if isinstance(container, dict) else None
+    if not isinstance(choice, dict):
+        return None
+    named = choice.get("tool") if "tool" in choice else (choice if choice.get("type") == "tool" else None)
+    return str(named["name"]) if isinstance(named, dict) and named.get("name") else None
 
 
 def _traced_guardrail(config: Any) -> str | None:
@@ -139,7 +158,8 @@ def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
         account=identity.account,
         input_tokens=_words(texts + [b.get("text") for b in blocks]),
         reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
-        tool_name=str(tools[0].get("name", "tool")) if tools else None,
+        tool_name=_forced_name(body, "tool_choice") or (str(tools[0].get("name", "tool")) if tools else None),
+        forced_tool=bool(tools) and _forced(body, "tool_choice"),
         cached=any("cache_control" in b for b in blocks + tools),
     )
 
@@ -157,7 +177,8 @@ def converse_body(reply: _Reply) -> dict[str, Any]:
     if reply.reasoning:
         content.append({"reasoningContent": {"reasoningText": {"text": REASONING_TEXT,
                                                                "signature": REASONING_SIGNATURE}}})
-    content.append({"text": reply.text})
+    if not reply.forced_tool:
+        content.append({"text": reply.text})
     if reply.tool_name:
         content.append({"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name,
                                     "input": reply.tool_input}})
@@ -184,11 +205,12 @@ def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
             ("contentBlockStop", {"contentBlockIndex": 0}),
         ]
         index = 1
-    events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
-               for chunk in reply.text_chunks()]
-    events.append(("contentBlockStop", {"contentBlockIndex": index}))
-    if reply.tool_name:
+    if not reply.forced_tool:
+        events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
+                   for chunk in reply.text_chunks()]
+        events.append(("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
+    if reply.tool_name:
         partial = json.dumps(reply.tool_input)
         half = len(partial) // 2
         tool_start = {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}
@@ -217,7 +239,8 @@ def anthropic_body(reply: _Reply) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.reasoning:
         content.append({"type": "thinking", "thinking": REASONING_TEXT, "signature": REASONING_SIGNATURE})
-    content.append({"type": "text", "text": reply.text})
+    if not reply.forced_tool:
+        content.append({"type": "text", "text": reply.text})
     if reply.tool_name:
         content.append({"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name,
                         "input": reply.tool_input})
@@ -244,13 +267,14 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
             {"type": "content_block_stop", "index": 0},
         ]
         index = 1
-    events.append({"type": "content_block_start", "index": index,
-                   "content_block": {"type": "text", "text": ""}})
-    events += [{"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
-               for chunk in reply.text_chunks()]
-    events.append({"type": "content_block_stop", "index": index})
-    if reply.tool_name:
+    if not reply.forced_tool:
+        events.append({"type": "content_block_start", "index": index,
+                       "content_block": {"type": "text", "text": ""}})
+        events += [{"type": "content_block_delta", "index": index,
+                    "delta": {"type": "text_delta", "text": chunk}} for chunk in reply.text_chunks()]
+        events.append({"type": "content_block_stop", "index": index})
         index += 1
+    if reply.tool_name:
         partial = json.dumps(reply.tool_input)
         half = len(partial) // 2
         events += [
