@@ -7,7 +7,7 @@ naming the field that differs:
 
 * **wire**: the operation, model id, JSON body and signer (account, role, session) of every Bedrock call;
 * **answer**: the response as a dict (a stream is assembled with ``litellm.stream_chunk_builder``), usage
-  included, with only ``id`` and ``created`` dropped (a fresh id and clock per response);
+  included, with only the top-level ``id`` and ``created`` dropped (a fresh id and clock per response);
 * **cost**: ``response_cost`` as a success callback sees it;
 * **error**: exception type, status code and where it surfaced (at the call, or while iterating a stream).
 
@@ -42,7 +42,7 @@ ACCOUNT = "111111111111"
 SESSION = "parity-gw"
 SDK_MODES = ("sync", "async", "stream", "astream")
 CALL_MODES = ("sync", "async")
-VOLATILE = frozenset({"id", "created", "created_at"})  # a fresh id and clock per response, on both sides
+VOLATILE = frozenset({"id", "created", "created_at"})  # top level: a fresh id and clock per response
 
 
 def _release() -> str:
@@ -294,14 +294,15 @@ class _Raised(Exception):
         self.phase, self.exc = phase, exc
 
 
-def _view(value: Any) -> Any:
-    """A response as plain data without the per-response volatile keys."""
+def _view(value: Any, top: bool = True) -> Any:
+    """A response as plain data without its top-level per-response keys (nested ids, e.g. a tool call's,
+    come from Bedrock and are compared)."""
     if hasattr(value, "model_dump"):
         value = value.model_dump()
     if isinstance(value, Mapping):
-        return {str(k): _view(v) for k, v in value.items() if k not in VOLATILE}
+        return {str(k): _view(v, False) for k, v in value.items() if not (top and k in VOLATILE)}
     if isinstance(value, (list, tuple)):
-        return [_view(v) for v in value]
+        return [_view(v, False) for v in value]
     return value
 
 
@@ -489,6 +490,9 @@ def proxy_side(proxy: ProxyProcess, aws: LocalAWS, case: ProxyCase, side: str) -
             answer = _view(response.json())
         except ValueError:
             answer = response.text
+        if case.path == "/v1/responses" and isinstance(answer, dict):
+            for item in answer.get("output") or []:
+                item.pop("id", None)  # the Responses API mints an id per output item
     text = json.dumps(answer).replace(group, "<group>")  # the group names differ by design
     return {"status": response.status_code, "answer": json.loads(text), "wire": _wire(aws),
             "cost": None if case.stream else response.headers.get("x-litellm-response-cost")}
