@@ -60,12 +60,36 @@ class LocalAWS:
 
     Fault and delay settings are thread-safe and take effect on the next request. Stream faults
     (:meth:`cut_stream_after`, :meth:`truncate_stream_after`) shape the next streamed answers on the wire;
-    an error *before* the first event is :meth:`fail_bedrock` on a streaming call. Model families beyond
-    Anthropic/Converse/Titan v1 embeddings (Llama, Mistral, Cohere, Titan Text, Nova; Titan v2, Cohere and
-    Nova embeddings; Titan, Nova Canvas and Stability images) are answered by ``testing/_models``.
+    an error *before* the first event is :meth:`fail_bedrock` on a streaming call.
     Faults: AWS errors (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`,
     :attr:`bedrock_delay`), short credentials (:attr:`credential_lifetime`), and connection faults
-    (:meth:`reset_sts_connections`, :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret the STS handed out.
+    (:meth:`reset_sts_connections`, :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret
+    the STS handed out.
+
+    **What the Bedrock fake answers** (Bedrock's wire formats, checked against botocore's
+    bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
+
+    * Converse / ConverseStream: text; a ``toolUse`` block (streamed as ``contentBlockStart`` + ``toolUse``
+      input-JSON deltas) when the body has ``toolConfig`` (the tool call alone, no text, when ``toolChoice``
+      forces ``any``/a named tool, as LiteLLM's json_schema mode does); ``reasoningContent`` with
+      ``reasoningText{text,signature}`` (streamed as text and ``signature`` deltas) when
+      ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
+      ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
+      ``guardrailConfig.trace`` is ``enabled``.
+    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs):
+      Anthropic Messages (``thinking`` blocks with ``signature`` / ``thinking_delta`` + ``signature_delta``
+      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``,
+      alone when ``tool_choice`` forces one;
+      ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
+      Mistral, Cohere (Command R chat, Command generations), Amazon Nova, Titan text; embeddings (Titan v1,
+      v2 honouring ``dimensions``, Cohere embed); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1
+      PNG). Streams end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
+    * Markers anywhere in the request body (e.g. in the user's text): ``[xacct:throttle]`` -> HTTP 429
+      ``ThrottlingException``, ``[xacct:unavailable]`` -> 503 ``ServiceUnavailableException``,
+      ``[xacct:too-long]`` -> 400 ``ValidationException: Input is too long for requested model.`` (all
+      before any stream starts); on streaming operations only, ``[xacct:stream-throttle]`` /
+      ``[xacct:stream-error]`` -> HTTP 200, two events, then a ``:message-type exception`` frame
+      (``throttlingException`` / ``modelStreamErrorException``) that ends the stream.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
