@@ -349,19 +349,24 @@ def test_probe_signs_native_deployments_through_litellm(local_aws: LocalAWS, tmp
               aws_role_name: "{DEPT_A}", aws_session_name: native-a}}}}
           - {{model_name: b, litellm_params: {{model: bedrock/converse/{MODEL}, aws_region_name: us-east-1}}}}
           - {{model_name: c, litellm_params: {{model: "bedrock/*"}}}}
+          - {{model_name: d, litellm_params: {{model: bedrock/amazon.nova-canvas-v1:0}},
+              model_info: {{mode: image_generation}}}}
         """)
     report = check(str(tmp_path / "config.yaml"), live=True, probe=True, sts_endpoint=local_aws.sts_endpoint,
                    bedrock_endpoint=local_aws.bedrock_endpoint)
     probes = [d.probe for d in report.deployments]
     assert [(p.status, p.code) for p in probes if p] == [("ok", None), ("denied", "AccessDeniedException"),
-                                                        ("skipped", None)]
+                                                        ("skipped", None), ("skipped", None)]
+    assert [f.rule for f in report.deployments[3].findings] == ["probe-skipped"]
+    assert "image_generation" in report.deployments[3].findings[0].message
     assert "use case" in probes[1].message if probes[1] else False  # the gateway's own account: the stand-in refuses it
     assert [(c.account, c.session_name) for c in local_aws.bedrock_calls()] == [
         ("111111111111", "native-a"), (local_aws.central.account, None)]
     # --live resolved the native identities through LiteLLM's own credential code
     assert [(d.resolved_account, d.resolved_arn) for d in report.deployments] == [
         ("111111111111", "arn:aws:sts::111111111111:assumed-role/litellm-bedrock-dept-a/native-a"),
-        (local_aws.central.account, local_aws.central.arn), (None, None)]
+        (local_aws.central.account, local_aws.central.arn), (None, None), (local_aws.central.account,
+                                                                             local_aws.central.arn)]
 
 
 def test_live_reports_a_native_role_that_cannot_be_assumed(local_aws: LocalAWS, tmp_path: Path) -> None:

@@ -80,6 +80,9 @@ def _probe_one(litellm: Any, dep: Deployment, sts_endpoint: str | None, bedrock_
         return Probe("skipped", message="not probed: fix the errors above first")
     if dep.model_id == "*" or dep.model.endswith("*"):
         return Probe("skipped", message="not probed: a wildcard names no model")
+    mode = dep.model_info.get("mode")
+    if mode not in (None, "chat", "completion", "responses"):
+        return Probe("skipped", message=f"not probed: model_info.mode is {mode!r}, and the probe sends a chat request")
     try:
         litellm.completion(model=dep.model, messages=[{"role": "user", "content": PROMPT}], max_tokens=1,
                            num_retries=0, **_params(dep, sts_endpoint, bedrock_endpoint))
@@ -155,6 +158,8 @@ def _findings(dep: Deployment, probe: Probe) -> list[Finding]:
         return [Finding("probe-failed", "error", "model",
                         f"the 1-token request to {dep.model_id} never got an answer from Bedrock: {probe.message}",
                         dep.index, dep.model_name)]
-    if probe.status == "skipped" and "wildcard" in probe.message:
+    if probe.status == "skipped" and dep.config is None and dep.route == "bedrock-xacct":
+        return []  # its errors are already listed
+    if probe.status == "skipped":
         return [Finding("probe-skipped", "info", "model", probe.message, dep.index, dep.model_name)]
     return []
