@@ -372,3 +372,15 @@ def test_a_proposed_default_that_assumes_no_role_says_whose_bill_it_is() -> None
     # the gateway-identity deployment itself stays native, and says why
     assert "no aws_role_name: it signs with the gateway's own AWS identity" in \
         {n.where: n.text for n in result.skipped}["model_list[2] (claude-sonnet)"]
+
+
+def test_shim_dir_puts_the_shim_where_the_proxy_will_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    elsewhere = tmp_path / "deploy"
+    elsewhere.mkdir()
+    code, out, printed = _migrate(tmp_path, NATIVE, "--shim-dir", str(elsewhere), capsys=capsys)
+    assert (elsewhere / "xacct_handler.py").read_text(encoding="utf-8") == SHIM_SOURCE
+    assert not (out.parent / "xacct_handler.py").exists()
+    # check looks beside the config, as LiteLLM does, and says the handler is not there
+    assert code == 1
+    errors = {f.rule for f in check(str(out)).findings_all() if f.severity == "error"}
+    assert "handler-not-found" in errors, printed
