@@ -20,6 +20,9 @@ ChatRoute = ConverseRoute | InvokeRoute
 
 #: Keys LiteLLM (or a router) leaves in optional_params that must never reach Bedrock.
 INTERNAL = frozenset({"max_retries", "stream", "stream_options", "fake_stream", "model_id"})
+#: OpenAI params native ``bedrock/`` accepts without validating them and never sends (LiteLLM's
+#: ``PROVIDER_UNVALIDATED_PARAMS``): Bedrock has no field for the caller's ``user``.
+UNVALIDATED = frozenset({"user"})
 
 
 def chat_route(config: DeploymentConfig, base_model: str | None = None, *, messages_api: bool = False) -> ChatRoute:
@@ -41,7 +44,7 @@ def map_params(route: ChatRoute, optional_params: Mapping[str, Any], drop_params
     openai_part: dict[str, Any] = {}
     passthrough: dict[str, Any] = {}
     for key, value in optional_params.items():
-        if key.startswith(("aws_", "xacct_")) or key in INTERNAL or value is None:
+        if key.startswith(("aws_", "xacct_")) or key in INTERNAL or key in UNVALIDATED or value is None:
             continue
         if key in openai_names:
             if key in supported:
