@@ -7,8 +7,8 @@ the deployment's, so ``"custom_llm_provider": "bedrock"`` hands the request to L
 path and this package's provider never runs. Only code that runs before routing can stop that.
 
 It protects every model group of the gateway, not only ``bedrock-xacct`` ones: with the provider switched,
-a request to *any* model group reaches LiteLLM's native Bedrock path, which signs with the gateway's own
-AWS identity, the identity every department's role trusts.
+a request to *any* model group reaches LiteLLM's native Bedrock path, which would sign with the gateway's
+own AWS identity (or any role it can assume): the identity every department's role trusts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from ._callerfields import (
     GUARD_KEY,
     GUARD_MARK,
+    REFUSED_PREFIXES,
     ROUTED_REFUSED,
     caller_headers,
     is_refused,
@@ -37,8 +38,8 @@ def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         body = data  # no copy of the caller's body: check what will be routed
     found = refused_fields(body)
     for key in data:
-        if isinstance(key, str) and key.lower() in ROUTED_REFUSED or (
-                isinstance(key, str) and key.lower().startswith(("aws_", "xacct_", "mock_"))):
+        low = key.lower() if isinstance(key, str) else ""
+        if low in ROUTED_REFUSED or low.startswith(REFUSED_PREFIXES):
             found.append((key, "the routed request"))
     # 1.108.7 keeps some caller-sent keys (api_key, headers, provider_specific_header) out of the body copy
     # and lists their names here instead.

@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 def unarmed(aws: LocalAWS) -> Iterator[ProxyProcess]:
     config = yaml.safe_load((REPO / "example_config.yaml").read_text(encoding="utf-8"))
     assert config["litellm_settings"].pop("callbacks") == ["xacct_handler.guard"]
-    with ProxyProcess(config, aws, env={"DEPT_B_EXTERNAL_ID": DEPT_B_EXTERNAL_ID}) as running:
+    with ProxyProcess(config, aws, env={"DEPT_B_EXTERNAL_ID": DEPT_B_EXTERNAL_ID}, arm_guard=False) as running:
+        assert "callbacks" not in running.config["litellm_settings"]
         yield running
 
 

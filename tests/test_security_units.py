@@ -215,3 +215,16 @@ def test_guard_checks_headers_routed_keys_and_the_spend_header() -> None:
                               ("spend_logs_metadata.xacct",
                                "metadata (body or x-litellm-spend-logs-metadata header)")]
     assert problems({"model": "m", "proxy_server_request": {"body": {"tags": ["a"]}}, "metadata": {}}) == []
+
+
+def test_proxy_process_arms_the_guard_unless_told_not_to() -> None:
+    from litellm_xacct.testing._proxy import derive_config
+
+    bare = {"model_list": [], "litellm_settings": {"callbacks": ["audit.log"]}}
+    armed = derive_config(bare, "http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert armed["litellm_settings"]["callbacks"] == ["xacct_handler.guard", "audit.log"]
+    assert bare["litellm_settings"]["callbacks"] == ["audit.log"]  # the caller's mapping is not changed
+    mine = {"litellm_settings": {"callbacks": ["my_shim.guard"]}}
+    assert derive_config(mine, "a", "b")["litellm_settings"]["callbacks"] == ["my_shim.guard"]
+    unarmed = derive_config(bare, "a", "b", arm_guard=False)
+    assert unarmed["litellm_settings"]["callbacks"] == ["audit.log"]
