@@ -20,7 +20,7 @@ from litellm import CustomLLM
 
 from . import _params, _streams
 from ._audit import record, stamp
-from ._compat import loop_running_here
+from ._compat import call_with, loop_running_here, messages_api_call
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
@@ -45,6 +45,7 @@ class _Call:
     body: dict[str, Any]
     exchange: Exchange
     kw: dict[str, Any]  # the keyword arguments LiteLLM called us with
+    fake_stream: bool = False  # native asks for one whole answer replayed as chunks (see _streams.replay)
 
     @property
     def config(self) -> DeploymentConfig:
@@ -108,10 +109,14 @@ def _image_params(optional_params: Mapping[str, Any], litellm_params: Mapping[st
     return found
 
 
-def _messages_api(logging_obj: Any) -> bool:
-    """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through us (1.108.7 logs the call type
-    as ``anthropic_messages``; 1.82.3 logs ``completion`` and cannot be told apart: see the README)."""
-    return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
+def _fake_stream(route: ChatRoute, params: dict[str, Any]) -> bool:
+    """Native's decision to answer a stream from one whole call (e.g. 1.82.3 for ``response_format``)."""
+    asked = bool(params.pop("fake_stream", False))
+    decide = getattr(route.lite, "should_fake_stream", None)
+    if decide is None:
+        return asked
+    return asked or bool(call_with(decide, model=route.lite_model, stream=True, custom_llm_provider="bedrock",
+                                   fake_stream=asked))
 
 
 def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
@@ -166,6 +171,8 @@ class BedrockXacct(CustomLLM):
     def streaming(self, *_: Any, **kw: Any) -> Iterator[Any]:
         """Opens the stream before returning, so Bedrock's refusal raises here, at the caller's call."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream:
+            return _streams.replay(self._finish(call, self.transport.send(call.exchange)), call.params)
         opened = self.transport.open_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=kw.get("logging_obj"))
         return _streams.decode(call.config, call.route.decoder(call.params, sync=True), opened.chunks)
@@ -175,6 +182,8 @@ class BedrockXacct(CustomLLM):
         """LiteLLM calls this from ``acompletion``'s worker thread: the stream is opened there (no event loop
         to block), so errors raise at the caller's ``await``, and the body is read off the loop."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream and not loop_running_here():
+            return _streams.areplay(self._finish(call, self.transport.send(call.exchange)), call.params)
         if loop_running_here():  # a release that calls us on the loop: open lazily, asynchronously
             return self._astream_lazily(call)
         opened = self.transport.open_stream(call.exchange)
@@ -183,6 +192,11 @@ class BedrockXacct(CustomLLM):
                                 in_thread(opened.chunks, opened.close))
 
     async def _astream_lazily(self, call: _Call) -> AsyncIterator[Any]:
+        if call.fake_stream:
+            async for chunk in _streams.areplay(self._finish(call, await self.transport.asend(call.exchange)),
+                                                call.params):
+                yield chunk
+            return
         opened = await self.transport.aopen_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=call.kw.get("logging_obj"))
         async for chunk in _streams.adecode(call.config, call.route.decoder(call.params, sync=False),
@@ -227,7 +241,7 @@ class BedrockXacct(CustomLLM):
         logging_obj = kw["logging_obj"]
         try:
             route = chat_route(config, _base_model(litellm_params, logging_obj),
-                               messages_api=_messages_api(logging_obj))
+                               messages_api=messages_api_call(logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
         _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)
@@ -236,13 +250,15 @@ class BedrockXacct(CustomLLM):
             headers = clean_caller_headers(kw.get("headers") or {}, config.deployment)
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
-        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
+        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop,
+                            stream=stream)
+        fake_stream = stream and _fake_stream(route, params)
         body = route.body(kw["messages"], params, litellm_params, headers)
-        operation = route.operation(stream)
+        operation = route.operation(stream and not fake_stream)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
             "complete_input_dict": body, "api_base": model_url(config, operation), "xacct": config.audit()})
         exchange = Exchange(config, operation, json.dumps(body).encode(), headers, _timeout(kw))
-        return _Call(route, params, body, exchange, kw)
+        return _Call(route, params, body, exchange, kw, fake_stream)
 
     def _finish(self, call: _Call, sent: Sent) -> Any:
         result = call.route.parse(sent.response, call.kw, call.body, call.params)

@@ -35,10 +35,13 @@ def chat_route(config: DeploymentConfig, base_model: str | None = None, *, messa
     return ConverseRoute(config)
 
 
-def map_params(route: ChatRoute, optional_params: Mapping[str, Any], drop_params: bool) -> dict[str, Any]:
+def map_params(route: ChatRoute, optional_params: Mapping[str, Any], drop_params: bool,
+               stream: bool = False) -> dict[str, Any]:
     """The params Bedrock may see: OpenAI params mapped by the route's LiteLLM config, plus
     provider-specific passthrough (``top_k``, ``guardrailConfig``...) exactly as native ``bedrock/``
-    passes them. ``aws_*``, ``xacct_*`` and router internals are removed."""
+    passes them. ``aws_*``, ``xacct_*`` and router internals are removed. ``stream`` is shown to the config
+    as native does, so it can ask for a fake stream (``fake_stream``: one Converse call, replayed as chunks),
+    which the caller pops."""
     openai_names = set(litellm.OPENAI_CHAT_COMPLETION_PARAMS)
     supported = set(route.supported())
     openai_part: dict[str, Any] = {}
@@ -57,8 +60,11 @@ def map_params(route: ChatRoute, optional_params: Mapping[str, Any], drop_params
                 )
         else:
             passthrough[key] = value
+    if stream:
+        openai_part["stream"] = True
     mapped = route.lite.map_openai_params(
         non_default_params=openai_part, optional_params={}, model=route.lite_model, drop_params=drop_params
     )
+    mapped.pop("stream", None)
     mapped.update(passthrough)
     return dict(mapped)
