@@ -88,6 +88,21 @@ def _base_model(litellm_params: Mapping[str, Any], logging_obj: Any) -> str | No
     return None
 
 
+def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
+    """Let LiteLLM's cost calculator price the call as native ``bedrock/<model id>`` on every route prefix
+    (``invoke/`` answers and streams carry a model name the price table doesn't know under a custom provider):
+    set the logged ``litellm_params.base_model`` -- LiteLLM's own pricing hint, read there on every release --
+    to the deployment's ``base_model`` (wherever it was given), else to the model id itself."""
+    details = getattr(logging_obj, "model_call_details", None)
+    params = details.get("litellm_params") if isinstance(details, dict) else None
+    if not isinstance(params, dict) or params.get("base_model"):
+        return
+    if base_model:
+        params["base_model"] = base_model
+    elif not config.model.startswith("arn:"):  # an ARN names no price: only a base_model can
+        params["base_model"] = f"bedrock/{config.model}"
+
+
 class BedrockXacct(CustomLLM):
     """Sends each deployment's Bedrock traffic (Converse, Invoke, embeddings, images) signed by the
     deployment's own AWS identity.
@@ -183,6 +198,7 @@ class BedrockXacct(CustomLLM):
             route = chat_route(config, _base_model(litellm_params, logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
         headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
@@ -203,9 +219,11 @@ class BedrockXacct(CustomLLM):
         config = self._config(kw)
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         try:
-            route = EmbeddingRoute(config, _base_model(litellm_params, kw["logging_obj"]))
+            base_model = _base_model(litellm_params, kw["logging_obj"])
+            route = EmbeddingRoute(config, base_model)
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, base_model, kw["logging_obj"])
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         params = route.params(kw.get("optional_params") or {}, drop)
         inputs = list(kw["input"])
@@ -229,7 +247,9 @@ class BedrockXacct(CustomLLM):
         # LiteLLM passes no litellm_params to a custom provider's image entry points: read the logged ones.
         litellm_params = kw.get("litellm_params") or details.get("litellm_params") or {}
         config = self._config({**kw, "litellm_params": litellm_params})
-        route = ImageRoute(config, _base_model(litellm_params, logging_obj))
+        base_model = _base_model(litellm_params, logging_obj)
+        route = ImageRoute(config, base_model)
+        _price_as_native(config, base_model, logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         optional_params = kw.get("optional_params") or {}
         openai_params = {k: optional_params[k] for k in OPENAI_IMAGE_PARAMS if k in optional_params}

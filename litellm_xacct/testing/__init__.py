@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._models import StreamFault
 from ._proxy import ProxyProcess, ProxyStartError
 from ._sts import (
     CENTRAL_ACCOUNT,
@@ -56,7 +57,11 @@ class LocalAWS:
     credentials issued by its own STS. (moto's backend state is process-global, so issued keys also exist
     in moto's global backend; that is harmless.)
 
-    Fault and delay settings are thread-safe and take effect on the next request.
+    Fault and delay settings are thread-safe and take effect on the next request. Stream faults
+    (:meth:`cut_stream_after`, :meth:`truncate_stream_after`) shape the next streamed answers on the wire;
+    an error *before* the first event is :meth:`fail_bedrock` on a streaming call. Model families beyond
+    Anthropic/Converse/Titan v1 embeddings (Llama, Mistral, Cohere, Titan Text, Nova; Titan v2, Cohere and
+    Nova embeddings; Titan, Nova Canvas and Stability images) are answered by ``testing/_models``.
 
     **What the Bedrock fake answers** (Bedrock's wire formats, checked against botocore's
     bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
@@ -68,14 +73,14 @@ class LocalAWS:
       ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
       ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
       ``guardrailConfig.trace`` is ``enabled``.
-    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs):
-      Anthropic Messages (``thinking`` blocks with ``signature`` / ``thinking_delta`` + ``signature_delta``
-      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``,
-      alone when ``tool_choice`` forces one;
+    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs;
+      the non-Anthropic families live in ``_models``): Anthropic Messages (``thinking`` blocks with
+      ``signature`` / ``thinking_delta`` + ``signature_delta`` when the body has ``thinking: {type:
+      enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``, alone when ``tool_choice`` forces one;
       ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
-      Mistral, Cohere (Command R chat, Command generations), Amazon Nova, Titan text; embeddings (Titan v1,
-      v2 honouring ``dimensions``, Cohere embed); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1
-      PNG). Streams end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
+      Mistral, Cohere Command, Amazon Nova, Titan text; embeddings (Titan v1 1536-d, v2 honouring
+      ``dimensions``, Cohere, Nova); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1 PNG). Streams
+      end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
     * Markers anywhere in the request body (e.g. in the user's text): ``[xacct:throttle]`` -> HTTP 429
       ``ThrottlingException``, ``[xacct:unavailable]`` -> 503 ``ServiceUnavailableException``,
       ``[xacct:too-long]`` -> 400 ``ValidationException: Input is too long for requested model.`` (all
@@ -228,10 +233,20 @@ class LocalAWS:
         """
         self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
 
+    def cut_stream_after(self, frames: int, count: int = 1) -> None:
+        """The next ``count`` streamed answers send ``frames`` whole event frames and half of the next, then
+        drop the connection (no end of the HTTP body): a stream cut mid-way."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "cut"), count)
+
+    def truncate_stream_after(self, frames: int, count: int = 1) -> None:
+        """Like :meth:`cut_stream_after`, but the HTTP body then ends cleanly: a truncated last event."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "truncate"), count)
+
     def clear_faults(self) -> None:
-        """Remove injected failures, delays and the credential-lifetime override."""
+        """Remove injected failures (stream faults too), delays and the credential-lifetime override."""
         self._sts.faults.clear()
         self._bedrock.faults.clear()
+        self._bedrock.stream_faults.clear()
         self._sts.delay = 0.0
         self._bedrock.delay = 0.0
         self._sts.credential_lifetime = None

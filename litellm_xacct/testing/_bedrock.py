@@ -33,6 +33,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
+from ._models import StreamFaults, shape
 from ._sts import (
     CENTRAL_ACCOUNT,
     Fault,
@@ -317,12 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, status: int, code: str, message: str) -> None:
         self._send_json(status, {"message": message}, {"x-amzn-ErrorType": code + _ERROR_TYPE_SUFFIX})
 
-    def _send_stream(self, frames: list[bytes], extra: dict[str, str]) -> None:
+    def _send_stream(self, frames: list[bytes], extra: dict[str, str], cut: bool = False) -> None:
         self._send_head(200, "application/vnd.amazon.eventstream", extra, None)
         try:
             for frame in frames:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))  # one chunk per frame
                 self.wfile.flush()
+            if cut:  # a dropped connection: no terminating chunk
+                self.close_connection = True
+                return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -336,6 +340,7 @@ class BedrockService:
         self.identities = identities
         self.delay = 0.0
         self.faults = FaultPlan()
+        self.stream_faults = StreamFaults()  # cut / truncate streamed answers (testing/_models)
         self._port = port
         self._calls: list[BedrockCall] = []
         self._lock = threading.Lock()
@@ -405,7 +410,8 @@ class BedrockService:
         extra = {"x-xacct-account": identity.account if identity else "",
                  "x-xacct-principal": _principal(identity) or ""}
         if isinstance(answer, list):
-            handler._send_stream(answer, extra)
+            frames, cut = shape(answer, self.stream_faults.take())
+            handler._send_stream(frames, extra, cut=cut)
         else:
             payload, more = answer
             handler._send_json(200, payload, {**extra, **more})
