@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -452,11 +453,48 @@ def proxy_config(aws: LocalAWS) -> dict[str, Any]:
     }
 
 
+# The proxy's success callback (loaded from beside its config, as LiteLLM 1.82.3 requires): one JSON line per
+# call with the model group and the response_cost LiteLLM's logging computed -- what spend tracking bills.
+COST_CALLBACK = '''
+import json, os
+from litellm.integrations.custom_logger import CustomLogger
+
+
+class ParityCostLog(CustomLogger):
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        payload = kwargs.get("standard_logging_object") or {}
+        with open(os.environ["PARITY_COST_LOG"], "a", encoding="utf-8") as f:
+            f.write(json.dumps({"group": payload.get("model_group"), "cost": payload.get("response_cost")}) + "\\n")
+
+
+cost_log = ParityCostLog()
+'''
+
+
 @pytest.fixture(scope="module")
-def parity_proxy(aws: LocalAWS) -> Iterator[ProxyProcess]:
+def cost_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("parity") / "costs.jsonl"
+
+
+@pytest.fixture(scope="module")
+def parity_proxy(aws: LocalAWS, cost_path: Path) -> Iterator[ProxyProcess]:
+    config = proxy_config(aws)
+    config["litellm_settings"]["callbacks"] = ["parity_cost_callback.cost_log"]
     # native asks the default STS endpoint who it is before AssumeRole: point that at the stand-in too
-    with ProxyProcess(proxy_config(aws), aws, env={"AWS_ENDPOINT_URL_STS": aws.sts_endpoint}) as running:
+    env = {"AWS_ENDPOINT_URL_STS": aws.sts_endpoint, "PARITY_COST_LOG": str(cost_path)}
+    with ProxyProcess(config, aws, env=env, files={"parity_cost_callback.py": COST_CALLBACK}) as running:
         yield running
+
+
+def _logged_costs(path: Path, group: str, expect: bool) -> list[Any]:
+    """The costs the proxy's callback logged for ``group`` (waits, bounded, for one when a call succeeded)."""
+    deadline = time.monotonic() + (20 if expect else 0)
+    while True:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        costs = [r["cost"] for r in map(json.loads, lines) if r["group"] == group]
+        if costs or time.monotonic() >= deadline:
+            return costs
+        time.sleep(0.1)
 
 
 def _sse(text: str) -> list[Any]:
@@ -481,8 +519,9 @@ def _stream_summary(path: str, events: list[Any]) -> dict[str, Any]:
             "error": [_view(e["error"]) for e in events if e.get("error")]}
 
 
-def proxy_side(proxy: ProxyProcess, aws: LocalAWS, case: ProxyCase, side: str) -> dict[str, Any]:
+def proxy_side(proxy: ProxyProcess, aws: LocalAWS, case: ProxyCase, side: str, costs: Path) -> dict[str, Any]:
     aws.reset()
+    costs.unlink(missing_ok=True)
     group = f"{side}-{case.group}"
     body = {"model": group, **case.body}
     headers = {"Authorization": f"Bearer {proxy.master_key}"}
@@ -499,15 +538,18 @@ def proxy_side(proxy: ProxyProcess, aws: LocalAWS, case: ProxyCase, side: str) -
                 item.pop("id", None)  # the Responses API mints an id per output item
     text = json.dumps(answer).replace(group, "<group>")  # the group names differ by design
     return {"status": response.status_code, "answer": json.loads(text), "wire": _wire(aws),
-            "cost": None if case.stream else response.headers.get("x-litellm-response-cost")}
+            "cost_header": None if case.stream else response.headers.get("x-litellm-response-cost"),
+            "cost_logged": _logged_costs(costs, group, expect=response.status_code == 200)}
 
 
 @pytest.mark.proxy
 @pytest.mark.parametrize("case", list(_proxy_rows()))
-def test_proxy_parity(case: ProxyCase, parity_proxy: ProxyProcess, aws: LocalAWS) -> None:
-    native = proxy_side(parity_proxy, aws, case, "native")
-    xacct = proxy_side(parity_proxy, aws, case, "xacct")
+def test_proxy_parity(case: ProxyCase, parity_proxy: ProxyProcess, aws: LocalAWS, cost_path: Path) -> None:
+    native = proxy_side(parity_proxy, aws, case, "native", cost_path)
+    xacct = proxy_side(parity_proxy, aws, case, "xacct", cost_path)
     assert native["wire"], f"native sent nothing to Bedrock ({native['status']}: {native['answer']})"
     assert {c["account"] for c in native["wire"]} == {ACCOUNT}, "native did not sign with the role"
+    if native["status"] == 200:
+        assert native["cost_logged"], "the proxy's success callback never saw the native call"
     found = differences(native, xacct)
     assert not found, f"{case.id} through the proxy on LiteLLM {RELEASE} differs:\n" + "\n".join(found)
