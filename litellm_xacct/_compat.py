@@ -89,7 +89,12 @@ def adecode(decoder: Any, chunks: Any) -> Any:
 def embedding_call(config: Any, name: str, **kwargs: Any) -> Any:
     """``transform_request`` / ``transform_response`` on a Bedrock embedding config (1.108.7), or the
     underscored names of 1.82.3."""
-    method = getattr(config, name, None) or getattr(config, f"_{name}")
+    return call_with(getattr(config, name, None) or getattr(config, f"_{name}"), **kwargs)
+
+
+def call_with(method: Any, **kwargs: Any) -> Any:
+    """``method`` called with the keyword arguments its signature takes (signatures differ per release and
+    per config class, e.g. ``should_fake_stream``'s ``fake_stream``)."""
     accepted = inspect.signature(method).parameters
     return method(**{k: v for k, v in kwargs.items() if k in accepted})
 

@@ -19,7 +19,7 @@ from litellm import CustomLLM
 
 from . import _params, _streams
 from ._audit import record, stamp
-from ._compat import loop_running_here
+from ._compat import call_with, loop_running_here
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
@@ -44,6 +44,7 @@ class _Call:
     body: dict[str, Any]
     exchange: Exchange
     kw: dict[str, Any]  # the keyword arguments LiteLLM called us with
+    fake_stream: bool = False  # native asks for one whole answer replayed as chunks (see _streams.replay)
 
     @property
     def config(self) -> DeploymentConfig:
@@ -86,6 +87,41 @@ def _base_model(litellm_params: Mapping[str, Any], logging_obj: Any) -> str | No
             if isinstance(holder, Mapping) and isinstance(holder.get("base_model"), str):
                 return str(holder["base_model"])
     return None
+
+
+def _requested(names: tuple[str, ...], optional_params: Mapping[str, Any],
+               litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's OpenAI params ``names``. LiteLLM drops image params for a custom provider (and, with
+    ``drop_params``, embedding ones) before calling it; through the proxy the caller's own request body
+    still has them, and the route maps them exactly as native ``bedrock/`` does."""
+    found = {k: optional_params[k] for k in names if optional_params.get(k) is not None}
+    request = litellm_params.get("proxy_server_request")
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if isinstance(body, Mapping):
+        found.update({k: body[k] for k in names if body.get(k) is not None and k not in found})
+    return found
+
+
+def _image_params(optional_params: Mapping[str, Any], litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    found = _requested(OPENAI_IMAGE_PARAMS, optional_params, litellm_params)
+    found.pop("response_format", None)  # Bedrock answers base64 only; native ignores it the same way
+    return found
+
+
+def _fake_stream(route: ChatRoute, params: dict[str, Any]) -> bool:
+    """Native's decision to answer a stream from one whole call (e.g. 1.82.3 for ``response_format``)."""
+    asked = bool(params.pop("fake_stream", False))
+    decide = getattr(route.lite, "should_fake_stream", None)
+    if decide is None:
+        return asked
+    return asked or bool(call_with(decide, model=route.lite_model, stream=True, custom_llm_provider="bedrock",
+                                   fake_stream=asked))
+
+
+def _messages_api(logging_obj: Any) -> bool:
+    """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through us (1.108.7 logs the call type
+    as ``anthropic_messages``; 1.82.3 logs ``completion`` and cannot be told apart: see the README)."""
+    return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
 
 
 def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
@@ -135,6 +171,8 @@ class BedrockXacct(CustomLLM):
     def streaming(self, *_: Any, **kw: Any) -> Iterator[Any]:
         """Opens the stream before returning, so Bedrock's refusal raises here, at the caller's call."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream:
+            return _streams.replay(self._finish(call, self.transport.send(call.exchange)), call.params)
         opened = self.transport.open_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=kw.get("logging_obj"))
         return _streams.decode(call.config, call.route.decoder(call.params, sync=True), opened.chunks)
@@ -144,6 +182,8 @@ class BedrockXacct(CustomLLM):
         """LiteLLM calls this from ``acompletion``'s worker thread: the stream is opened there (no event loop
         to block), so errors raise at the caller's ``await``, and the body is read off the loop."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream and not loop_running_here():
+            return _streams.areplay(self._finish(call, self.transport.send(call.exchange)), call.params)
         if loop_running_here():  # a release that calls us on the loop: open lazily, asynchronously
             return self._astream_lazily(call)
         opened = self.transport.open_stream(call.exchange)
@@ -152,6 +192,11 @@ class BedrockXacct(CustomLLM):
                                 in_thread(opened.chunks, opened.close))
 
     async def _astream_lazily(self, call: _Call) -> AsyncIterator[Any]:
+        if call.fake_stream:
+            async for chunk in _streams.areplay(self._finish(call, await self.transport.asend(call.exchange)),
+                                                call.params):
+                yield chunk
+            return
         opened = await self.transport.aopen_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=call.kw.get("logging_obj"))
         async for chunk in _streams.adecode(call.config, call.route.decoder(call.params, sync=False),
@@ -195,19 +240,22 @@ class BedrockXacct(CustomLLM):
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         logging_obj = kw["logging_obj"]
         try:
-            route = chat_route(config, _base_model(litellm_params, logging_obj))
+            route = chat_route(config, _base_model(litellm_params, logging_obj),
+                               messages_api=_messages_api(logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
         _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
+        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop,
+                            stream=stream)
+        fake_stream = stream and _fake_stream(route, params)
         headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
         body = route.body(kw["messages"], params, litellm_params, headers)
-        operation = route.operation(stream)
+        operation = route.operation(stream and not fake_stream)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
             "complete_input_dict": body, "api_base": model_url(config, operation), "xacct": config.audit()})
         exchange = Exchange(config, operation, json.dumps(body).encode(), headers, _timeout(kw))
-        return _Call(route, params, body, exchange, kw)
+        return _Call(route, params, body, exchange, kw, fake_stream)
 
     def _finish(self, call: _Call, sent: Sent) -> Any:
         result = call.route.parse(sent.response, call.kw, call.body, call.params)
@@ -225,7 +273,9 @@ class BedrockXacct(CustomLLM):
             raise _lite_error(config.deployment, exc) from exc
         _price_as_native(config, base_model, kw["logging_obj"])
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = route.params(kw.get("optional_params") or {}, drop)
+        optional_params = {**(kw.get("optional_params") or {}),
+                           **_requested(("dimensions", "encoding_format"), {}, litellm_params)}
+        params = route.params(optional_params, drop)
         inputs = list(kw["input"])
         bodies = route.bodies(inputs, params)
         kw["logging_obj"].pre_call(input=inputs, api_key="", additional_args={
@@ -252,7 +302,7 @@ class BedrockXacct(CustomLLM):
         _price_as_native(config, base_model, logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         optional_params = kw.get("optional_params") or {}
-        openai_params = {k: optional_params[k] for k in OPENAI_IMAGE_PARAMS if k in optional_params}
+        openai_params = _image_params(optional_params, litellm_params)
         params = route.params(optional_params, openai_params, drop)
         body = route.body(kw["prompt"], params)
         logging_obj.pre_call(input=kw["prompt"], api_key="", additional_args={

@@ -119,3 +119,22 @@ async def adecode(config: DeploymentConfig, decoder: Any, chunks: AsyncIterator[
         raise cut_error(config, str(cut)) from cut
     for out in _emit(fixer.flush()):
         yield out
+
+
+def _replayed(response: Any, params: dict[str, Any]) -> Any:
+    from litellm.llms.bedrock.chat.invoke_handler import MockResponseIterator
+
+    return MockResponseIterator(model_response=response, json_mode=bool(params.get("json_mode")))
+
+
+def replay(response: Any, params: dict[str, Any]) -> Iterator[Any]:
+    """A whole answer as stream chunks, the way native replays a fake stream (LiteLLM's own iterator)."""
+    fixer = StreamFixer()
+    for chunk in _replayed(response, params):
+        yield from _emit(fixer.feed(chunk))
+    yield from _emit(fixer.flush())
+
+
+async def areplay(response: Any, params: dict[str, Any]) -> AsyncIterator[Any]:
+    for chunk in replay(response, params):
+        yield chunk

@@ -299,3 +299,44 @@ def _wait_for(condition: Any, attempts: int = 200) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("no success callback arrived")
+
+
+# -- response_format ------------------------------------------------------------------------------------
+
+
+def native(model: str, *, stream: bool, sync: bool, **kwargs: Any) -> tuple[str, Any]:
+    """The same call through native ``bedrock/`` (same role, same stand-in): the reference to match."""
+    kwargs = {"model": f"bedrock/{model}", "messages": MESSAGES, "stream": stream, **kwargs}
+    if sync:
+        result = litellm.completion(**kwargs)
+        if not stream:
+            return result.choices[0].message.content or "", result
+        chunks = list(result)
+    else:
+        async def run() -> Any:
+            result = await litellm.acompletion(**kwargs)
+            return result if not stream else [c async for c in result]
+        result = asyncio.run(run())
+        if not stream:
+            return result.choices[0].message.content or "", result
+        chunks = result
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+def test_response_format_as_native(engine: CredentialEngine, local_aws: LocalAWS, sync: bool, stream: bool) -> None:
+    schema = {"type": "json_schema", "json_schema": {"name": "signer", "schema": {
+        "type": "object", "properties": {"signer": {"type": "string"}}, "required": ["signer"]}}}
+    params = deployment(local_aws, aws_session_name="parity")
+    ours, our_out = complete(MODEL, stream=stream, sync=sync, response_format=schema, **params)
+    theirs, their_out = native(MODEL, stream=stream, sync=sync, response_format=schema, **params)
+    calls = local_aws.bedrock_calls()
+    assert ours == theirs and "111111111111" in ours
+    assert [c.operation for c in calls][0] == calls[1].operation  # a fake stream where native fakes one
+    assert [c.account for c in calls] == [ACCOUNT_A, ACCOUNT_A] and calls[0].body == calls[1].body
+    if stream:
+        built = [litellm.stream_chunk_builder(out, messages=MESSAGES) for out in (our_out, their_out)]
+        assert built[0].choices[0].message.content == built[1].choices[0].message.content
+        assert built[0].choices[0].finish_reason == built[1].choices[0].finish_reason
+        assert bool(built[0].choices[0].message.tool_calls) == bool(built[1].choices[0].message.tool_calls)
