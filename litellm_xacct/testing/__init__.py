@@ -60,7 +60,9 @@ class LocalAWS:
 
     Fault and delay settings are thread-safe and take effect on the next request. Stream faults
     (:meth:`cut_stream_after`, :meth:`truncate_stream_after`) shape the next streamed answers on the wire;
-    an error *before* the first event is :meth:`fail_bedrock` on a streaming call.
+    an error *before* the first event is :meth:`fail_bedrock` on a streaming call. Model families beyond
+    Anthropic/Converse/Titan v1 embeddings (Llama, Mistral, Cohere, Titan Text, Nova; Titan v2, Cohere and
+    Nova embeddings; Titan, Nova Canvas and Stability images) are answered by ``testing/_models``.
     Faults: AWS errors (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`,
     :attr:`bedrock_delay`), short credentials (:attr:`credential_lifetime`), and connection faults
     (:meth:`reset_sts_connections`, :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret
@@ -76,14 +78,14 @@ class LocalAWS:
       ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
       ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
       ``guardrailConfig.trace`` is ``enabled``.
-    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs):
-      Anthropic Messages (``thinking`` blocks with ``signature`` / ``thinking_delta`` + ``signature_delta``
-      when the body has ``thinking: {type: enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``,
-      alone when ``tool_choice`` forces one;
+    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs;
+      the non-Anthropic families live in ``_models``): Anthropic Messages (``thinking`` blocks with
+      ``signature`` / ``thinking_delta`` + ``signature_delta`` when the body has ``thinking: {type:
+      enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``, alone when ``tool_choice`` forces one;
       ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
-      Mistral, Cohere (Command R chat, Command generations), Amazon Nova, Titan text; embeddings (Titan v1,
-      v2 honouring ``dimensions``, Cohere embed); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1
-      PNG). Streams end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
+      Mistral, Cohere Command, Amazon Nova, Titan text; embeddings (Titan v1 1536-d, v2 honouring
+      ``dimensions``, Cohere, Nova); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1 PNG). Streams
+      end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
     * Markers anywhere in the request body (e.g. in the user's text): ``[xacct:throttle]`` -> HTTP 429
       ``ThrottlingException``, ``[xacct:unavailable]`` -> 503 ``ServiceUnavailableException``,
       ``[xacct:too-long]`` -> 400 ``ValidationException: Input is too long for requested model.`` (all

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from . import _families, _models
+from . import _models
 from ._eventstream import encode_event, encode_exception
 from ._sts import Fault, Identity, IssuedCredential
 
@@ -297,24 +297,6 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
     return events
 
 
-def _prompt_words(body: dict[str, Any]) -> int:
-    """Words of every prompt-like string in a non-Anthropic Invoke body (the fake's token count)."""
-    found: list[str] = []
-
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, str) and key in ("text", "prompt", "message", "inputText", "content", "texts"):
-            found.append(value)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, k)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v, key)
-
-    walk(body)
-    return _words(found)
-
-
 def _with_stream_error(frames: list[bytes], body_text: str) -> list[bytes]:
     """End a stream after its first two events with the exception event a marker asks for."""
     for marker, (exception_type, payload) in STREAM_ERROR_MARKERS.items():
@@ -329,41 +311,30 @@ def _chunks(payloads: Iterable[dict[str, Any]]) -> list[bytes]:
 
 
 def _invoke_answer(operation: str, model_id: str, body: dict[str, Any], identity: Identity) -> _Answer:
-    kind = _families.family(model_id, body)
-    stream = operation == "InvokeModelWithResponseStream"
-    if kind == "anthropic":
-        reply = _anthropic_reply(body, identity)
-        if stream:
-            return _chunks(anthropic_stream_events(reply))
-        return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
-    # testing/_models serves what _families does not: Nova multimodal and Cohere v4 embeddings, and the
-    # Cohere Command (generations) stream as LiteLLM's Invoke decoder reads it.
-    mkind = _models.family(model_id, body)
-    if (kind is None or mkind == "nova-embed" or (mkind == "cohere-embed" and "embed-v4" in model_id)
-            or (kind == "cohere" and stream and "message" not in body)):
-        served = _models.model_answer(operation, model_id, body, identity)
-        if served is not None:
-            return served
-    if kind is None:
+    served = _models.model_answer(operation, model_id, body, identity)  # the other families: _models
+    if served is not None:
+        return served
+    name = model_id.lower()
+    if "titan-embed-text-v1" in name or (name.startswith("arn:") and set(body) == {"inputText"}):
+        if operation != "InvokeModel":
+            raise _Invalid("The model is unsupported for streaming")
+        return _titan_v1_embedding(body)
+    if "anthropic" not in name and not (name.startswith("arn:") and "anthropic_version" in body):
         raise _Invalid("The provided model identifier is invalid.")
-    tokens = _prompt_words(body)
-    if _families.is_text(kind):
-        text = _reply_text(identity)
-        if stream:
-            return _chunks(_families.text_stream(kind, text, tokens, body))
-        return _families.text_body(kind, text, tokens, body), _invocation_headers(tokens, len(text.split()))
-    if stream:
-        raise _Invalid(f"The model {model_id} does not support streaming.")
-    if kind == "titan-embed":
-        if not isinstance(body.get("inputText"), str):
-            raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your "
-                           "input and try again.")
-        return _families.titan_embedding(model_id, body, tokens), _invocation_headers(tokens, 0)
-    if kind == "cohere-embed":
-        if not isinstance(body.get("texts"), list) or not body["texts"]:
-            raise _Invalid("Malformed input request: #: required key [texts] not found")
-        return _families.cohere_embedding(body), _invocation_headers(tokens, 0)
-    return _families.image_body(kind, body), {}
+    reply = _anthropic_reply(body, identity)
+    if operation == "InvokeModelWithResponseStream":
+        return _chunks(anthropic_stream_events(reply))
+    return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
+
+
+def _titan_v1_embedding(body: dict[str, Any]) -> _Answer:
+    """Titan Text Embeddings G1: always 1536 dimensions, no options."""
+    text = body.get("inputText")
+    if not isinstance(text, str):
+        raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your "
+                       "input and try again.")
+    tokens = _words([text])
+    return {"embedding": _models._vector(text, 1536), "inputTextTokenCount": tokens}, _invocation_headers(tokens, 0)
 
 
 def model_answer(operation: str, model_id: str, body: dict[str, Any] | None,
