@@ -4,7 +4,7 @@ PYTHON ?= python3
 VERSIONS ?= newest 1.82.3
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: test demo check lint bench lock clean  # not test-%: make skips pattern rules for phony targets
+.PHONY: test demo check lint bench bench-load bench-overhead bench-scale lock clean  # not test-%: make skips pattern rules for phony targets
 
 .PRECIOUS: .venv-%/.installed  # keep the marker: pattern-rule prerequisites are deleted as intermediates otherwise
 
@@ -12,6 +12,9 @@ test: $(addprefix test-,$(VERSIONS))  ## the full suite on every supported LiteL
 
 test-%: .venv-%/.installed
 	.venv-$*/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# The fresh-virtualenv extras test (tests/test_extras.py) installs from the newest lock: run it once per CI run.
+test-newest: export XACCT_FRESH_VENV := 1
 
 .venv-%/.installed: requirements/lock-%.txt pyproject.toml
 	$(PYTHON) -m venv .venv-$*
@@ -31,6 +34,15 @@ lint: .venv-newest/.installed
 
 bench: .venv-newest/.installed  ## credential-engine benchmark vs native bedrock/
 	.venv-newest/bin/python benchmarks/credentials.py
+
+bench-load: .venv-newest/.installed  ## proxy load: 4 departments + default, 2,000 requests, 1 and 2 workers
+	.venv-newest/bin/python benchmarks/proxy_load.py
+
+bench-overhead: .venv-newest/.installed  ## proxy overhead: native bedrock/ vs bedrock-xacct/ vs a do-nothing floor
+	.venv-newest/bin/python benchmarks/proxy_overhead.py
+
+bench-scale: .venv-newest/.installed  ## 1,000 deployments: startup, memory, throttled cold fan-out, refresh load
+	.venv-newest/bin/python benchmarks/scale.py
 
 lock:  ## re-resolve the hashed lock files (needs uv)
 	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/dev.in requirements/litellm-newest.in -o requirements/lock-newest.txt

@@ -1,8 +1,8 @@
 """Which request-body fields a proxy caller may not send, and where they are looked for.
 
-The refused list is LiteLLM's own list of its params, read at run time (``all_litellm_params`` and the
-fields of ``GenericLiteLLMParams``: whichever the installed release has), plus a few names LiteLLM
-acts on without listing them, minus :data:`ALLOWED`: the params a caller legitimately sends. A
+The refused list is LiteLLM's own list of its params, read at run time (``all_litellm_params``, the
+fields of ``GenericLiteLLMParams`` and the proxy's ``_BANNED_REQUEST_BODY_PARAMS``: whichever the
+installed release has), plus a few names LiteLLM acts on without listing them, minus :data:`ALLOWED`: the params a caller legitimately sends. A
 LiteLLM release that adds a new param therefore refuses it until someone decides it is safe.
 
 Looked for (any key case) at the body's top level and inside ``extra_body``, ``metadata`` and
@@ -35,6 +35,8 @@ ALLOWED: frozenset[str] = frozenset({
 EXTRA_REFUSED: frozenset[str] = frozenset({
     "custom_llm_provider", "model_id", "base_url", "api_base", "api_key", "deployment_id", "model_info",
     "litellm_credential_name", "litellm_params", "model_list",
+    "user_config",  # the proxy builds a Router from the caller's own model_list (1.82.3 honours it)
+    "router_settings_override",  # the proxy writes it from key/team settings; a caller must not
 })
 
 #: Name prefixes refused whatever the release lists: AWS identity, our own options, faked outcomes.
@@ -73,18 +75,37 @@ def _litellm_param_names() -> set[str]:
     return names
 
 
+def _proxy_banned_names() -> set[str]:
+    """1.108.7's proxy refuses some body params itself (``_BANNED_REQUEST_BODY_PARAMS``); 1.82.3 has no
+    such list. Body-level names: the proxy writes some of them into ``metadata`` itself."""
+    try:
+        from litellm.proxy.auth import auth_utils
+    except ImportError:
+        return set()
+    banned = getattr(auth_utils, "_BANNED_REQUEST_BODY_PARAMS", ())
+    return {n for n in banned if isinstance(n, str)}
+
+
+def _lower_minus_allowed(names: set[str]) -> frozenset[str]:
+    return frozenset({n.lower() for n in names} - {a.lower() for a in ALLOWED})
+
+
+@lru_cache(maxsize=1)
+def _metadata_names() -> frozenset[str]:
+    return _lower_minus_allowed(_litellm_param_names() | EXTRA_REFUSED)
+
+
 @lru_cache(maxsize=1)
 def refused_names() -> frozenset[str]:
-    """Lower-case names a caller may not send (computed once per process)."""
-    names = {n.lower() for n in _litellm_param_names() | EXTRA_REFUSED}
-    return frozenset(names - {a.lower() for a in ALLOWED})
+    """Lower-case names a caller may not send in the body (computed once per process)."""
+    return _metadata_names() | _lower_minus_allowed(_proxy_banned_names())
 
 
 def is_refused(key: str, *, in_metadata: bool = False, top_level: bool = False) -> bool:
     low = key.lower()
     if (in_metadata and low in PROXY_METADATA) or (top_level and low in PROXY_TOP_LEVEL):
         return False
-    return low.startswith(REFUSED_PREFIXES) or low in refused_names()
+    return low.startswith(REFUSED_PREFIXES) or low in (_metadata_names() if in_metadata else refused_names())
 
 
 def _walk(mapping: Mapping[str, Any], where: str, in_metadata: bool) -> Iterator[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,46 @@ def _base_model(litellm_params: Mapping[str, Any], logging_obj: Any) -> str | No
     return None
 
 
+def _requested(names: tuple[str, ...], optional_params: Mapping[str, Any],
+               litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's OpenAI params ``names``. LiteLLM drops image params for a custom provider (and, with
+    ``drop_params``, embedding ones) before calling it; through the proxy the caller's own request body
+    still has them, and the route maps them exactly as native ``bedrock/`` does."""
+    found = {k: optional_params[k] for k in names if optional_params.get(k) is not None}
+    request = litellm_params.get("proxy_server_request")
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if isinstance(body, Mapping):
+        found.update({k: body[k] for k in names if body.get(k) is not None and k not in found})
+    return found
+
+
+def _image_params(optional_params: Mapping[str, Any], litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    found = _requested(OPENAI_IMAGE_PARAMS, optional_params, litellm_params)
+    found.pop("response_format", None)  # Bedrock answers base64 only; native ignores it the same way
+    return found
+
+
+def _messages_api(logging_obj: Any) -> bool:
+    """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through us (1.108.7 logs the call type
+    as ``anthropic_messages``; 1.82.3 logs ``completion`` and cannot be told apart: see the README)."""
+    return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
+
+
+def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
+    """Let LiteLLM's cost calculator price the call as native ``bedrock/<model id>`` on every route prefix
+    (``invoke/`` answers and streams carry a model name the price table doesn't know under a custom provider):
+    set the logged ``litellm_params.base_model`` -- LiteLLM's own pricing hint, read there on every release --
+    to the deployment's ``base_model`` (wherever it was given), else to the model id itself."""
+    details = getattr(logging_obj, "model_call_details", None)
+    params = details.get("litellm_params") if isinstance(details, dict) else None
+    if not isinstance(params, dict) or params.get("base_model"):
+        return
+    if base_model:
+        params["base_model"] = base_model
+    elif not config.model.startswith("arn:"):  # an ARN names no price: only a base_model can
+        params["base_model"] = f"bedrock/{config.model}"
+
+
 class BedrockXacct(CustomLLM):
     """Sends each deployment's Bedrock traffic (Converse, Invoke, embeddings, images) signed by the
     deployment's own AWS identity.
@@ -99,13 +140,18 @@ class BedrockXacct(CustomLLM):
     def __init__(self, engine: CredentialEngine | None = None) -> None:
         super().__init__()
         self._engine = engine
+        self._engine_lock = threading.Lock()
         self.transport = Transport(lambda: self.engine, _lite_error)
         _params.install()  # native Bedrock params pass LiteLLM's custom-provider gate (see _params)
 
     @property
     def engine(self) -> CredentialEngine:
         if self._engine is None:
-            self._engine = CredentialEngine()
+            # LiteLLM's first requests arrive on several threads at once: two engines would each fetch
+            # every role once (measured: duplicate AssumeRole calls in a proxy's cold burst).
+            with self._engine_lock:
+                if self._engine is None:
+                    self._engine = CredentialEngine()
         return self._engine
 
     # -- chat ------------------------------------------------------------------------------------
@@ -180,9 +226,11 @@ class BedrockXacct(CustomLLM):
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         logging_obj = kw["logging_obj"]
         try:
-            route = chat_route(config, _base_model(litellm_params, logging_obj))
+            route = chat_route(config, _base_model(litellm_params, logging_obj),
+                               messages_api=_messages_api(logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         try:
             headers = clean_caller_headers(kw.get("headers") or {}, config.deployment)
@@ -206,11 +254,15 @@ class BedrockXacct(CustomLLM):
         config = self._config(kw)
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         try:
-            route = EmbeddingRoute(config, _base_model(litellm_params, kw["logging_obj"]))
+            base_model = _base_model(litellm_params, kw["logging_obj"])
+            route = EmbeddingRoute(config, base_model)
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, base_model, kw["logging_obj"])
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = route.params(kw.get("optional_params") or {}, drop)
+        optional_params = {**(kw.get("optional_params") or {}),
+                           **_requested(("dimensions", "encoding_format"), {}, litellm_params)}
+        params = route.params(optional_params, drop)
         inputs = list(kw["input"])
         bodies = route.bodies(inputs, params)
         kw["logging_obj"].pre_call(input=inputs, api_key="", additional_args={
@@ -232,10 +284,12 @@ class BedrockXacct(CustomLLM):
         # LiteLLM passes no litellm_params to a custom provider's image entry points: read the logged ones.
         litellm_params = kw.get("litellm_params") or details.get("litellm_params") or {}
         config = self._config({**kw, "litellm_params": litellm_params})
-        route = ImageRoute(config, _base_model(litellm_params, logging_obj))
+        base_model = _base_model(litellm_params, logging_obj)
+        route = ImageRoute(config, base_model)
+        _price_as_native(config, base_model, logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         optional_params = kw.get("optional_params") or {}
-        openai_params = {k: optional_params[k] for k in OPENAI_IMAGE_PARAMS if k in optional_params}
+        openai_params = _image_params(optional_params, litellm_params)
         params = route.params(optional_params, openai_params, drop)
         body = route.body(kw["prompt"], params)
         logging_obj.pre_call(input=kw["prompt"], api_key="", additional_args={

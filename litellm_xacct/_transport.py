@@ -18,14 +18,15 @@ A stream that stops before Bedrock's final event (connection cut, truncated fram
 from __future__ import annotations
 
 import asyncio
-import binascii
-import struct
+import base64
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import litellm
+from botocore.eventstream import EventStreamBuffer, ParserError
 from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
 from . import _bedrock
@@ -129,7 +130,7 @@ class Transport:
             except httpx.TransportError as exc:
                 raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
-                return OpenStream(_whole_frames(response.iter_bytes()), lease, response.close)
+                return OpenStream(_whole_frames(response.iter_bytes(), ex.operation), lease, response.close)
             text = response.read().decode("utf-8", "replace")
             response.close()
             self._retry_or_raise(ex, lease, response, text, retried)
@@ -145,7 +146,7 @@ class Transport:
             except httpx.TransportError as exc:
                 raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
-                return AsyncOpenStream(_awhole_frames(response), lease)
+                return AsyncOpenStream(_awhole_frames(response, ex.operation), lease)
             text = (await response.aread()).decode("utf-8", "replace")
             await response.aclose()
             self._retry_or_raise(ex, lease, response, text, retried)
@@ -214,37 +215,55 @@ def cut_error(config: DeploymentConfig, why: str) -> Exception:
 
 
 class _Frames:
-    """Counts event-stream bytes so a stream that stops inside a frame is told apart from one that ended."""
+    """Watches the event-stream bytes as they pass: a stream is complete only if it stopped at a frame
+    boundary *and* its last event is Bedrock's final one (``metadata`` for ConverseStream; a chunk carrying
+    ``amazon-bedrock-invocationMetrics`` for InvokeModelWithResponseStream). Parsing is botocore's."""
 
-    def __init__(self) -> None:
-        self.pending = b""
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.buffer = EventStreamBuffer()
+        self.pending = 0  # bytes of an unfinished frame
+        self.final = False
 
     def feed(self, data: bytes) -> None:
-        buf = self.pending + data
-        while len(buf) >= 12:
-            total = struct.unpack("!I", buf[:4])[0]
-            if total < 16 or struct.unpack("!I", buf[8:12])[0] != binascii.crc32(buf[:8]):
-                raise StreamCut("malformed event-stream prelude")
-            if len(buf) < total:
-                break
-            buf = buf[total:]
-        self.pending = buf
+        self.buffer.add_data(data)
+        self.pending += len(data)
+        try:
+            for message in self.buffer:
+                self.pending -= message.prelude.total_length
+                self.final = self._is_final(message)
+        except ParserError as exc:
+            raise StreamCut(f"malformed event stream: {type(exc).__name__}") from exc
+
+    def _is_final(self, message: Any) -> bool:
+        if self.operation == "converse-stream":
+            return bool(message.headers.get(":event-type") == "metadata")
+        try:
+            chunk = json.loads(message.payload)
+            return "amazon-bedrock-invocationMetrics" in json.loads(base64.b64decode(chunk.get("bytes", "")))
+        except (ValueError, TypeError, AttributeError):
+            return False
+
+    def check(self) -> None:
+        if self.pending:
+            raise StreamCut(f"{self.pending} bytes of an unfinished event")
+        if not self.final:
+            raise StreamCut("no final event")
 
 
-def _whole_frames(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    frames = _Frames()
+def _whole_frames(chunks: Iterator[bytes], operation: str) -> Iterator[bytes]:
+    frames = _Frames(operation)
     try:
         for chunk in chunks:
             frames.feed(chunk)
             yield chunk
     except httpx.HTTPError as exc:
         raise StreamCut(f"connection failed mid-stream: {type(exc).__name__}") from exc
-    if frames.pending:
-        raise StreamCut(f"{len(frames.pending)} bytes of an unfinished event")
+    frames.check()
 
 
-async def _awhole_frames(response: httpx.Response) -> AsyncIterator[bytes]:
-    frames = _Frames()
+async def _awhole_frames(response: httpx.Response, operation: str) -> AsyncIterator[bytes]:
+    frames = _Frames(operation)
     try:
         async for chunk in response.aiter_bytes():
             frames.feed(chunk)
@@ -253,8 +272,7 @@ async def _awhole_frames(response: httpx.Response) -> AsyncIterator[bytes]:
         raise StreamCut(f"connection failed mid-stream: {type(exc).__name__}") from exc
     finally:
         await response.aclose()
-    if frames.pending:
-        raise StreamCut(f"{len(frames.pending)} bytes of an unfinished event")
+    frames.check()
 
 
 async def in_thread(chunks: Iterator[bytes], close: Callable[[], None]) -> AsyncIterator[bytes]:

@@ -140,6 +140,12 @@ ATTACKS: list[Attack] = [
            route="responses"),
     Attack("provider on a non-bedrock-xacct model group", _with({"aws_region_name": REGION}), "custom_llm_provider",
            model=OTHER_GROUP, tag=None),
+    Attack("user_config: the caller's own model list", {"user_config": {"model_list": [{
+        "model_name": "mine", "litellm_params": {"model": f"bedrock/{MODEL}", "aws_region_name": REGION,
+                                                 "aws_role_name": DEPT_B, "aws_sts_endpoint": ATTACKER}}]}},
+           "user_config", model="mine", tag=None),
+    Attack("router_settings_override", {"router_settings_override": {"fallbacks": [{GROUP: ["mine"]}]}},
+           "router_settings_override"),
     Attack("provider in client-side fallbacks", {"fallbacks": [{"model": GROUP, "custom_llm_provider": "bedrock"}]},
            "fallbacks"),
     # -- ... combined with what the native path would honour --------------------------------------------
@@ -405,6 +411,19 @@ def test_attack(gw: Gateway, attack: Attack) -> None:
     assert records[control_id]["spend_logs_metadata"]["xacct"]["account"] == SIGNERS[attack.tag][0]
     assert FORGED not in gw.audit_path.read_text(encoding="utf-8"), "a forged audit record reached the spend log"
     assert_wire_is_the_departments(gw, attack.tag, 0, 0)
+
+
+@pytest.mark.parametrize("tag", ["dept-b", None], ids=["dept-b", "untagged"])
+def test_deployment_addressed_by_its_model_string_keeps_isolation(gw: Gateway, tag: str | None) -> None:
+    """The proxy also routes ``model: bedrock-xacct/<id>`` (a deployment's own model string) to the *first*
+    deployment with that string, dept-a's, whatever the tags. Isolation refuses that (403), or the request
+    lands in the tag's own account: never in dept-a's."""
+    outcomes = [gw.send(route, tag, {}, model=f"bedrock-xacct/{MODEL}") for route in ("chat", "chat-stream")]
+    for status, text, _ in outcomes:
+        assert (status == 403 and "department isolation" in text) or (
+            status == 200 and SIGNERS[tag][0] in text), (status, text[:300])
+    assert_wire_is_the_departments(gw, tag, 0, 0)
+    print(f"\nDEPLOYMENT-STRING {tag}:", [(s, t[:100]) for s, t, _ in outcomes])
 
 
 # -- cooldown: a throttled department never lands in another account (keep last: it leaves dept-a cooling) ----

@@ -156,7 +156,7 @@ def scan(aws: LocalAWS, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     env = {"DEPT_B_EXTERNAL_ID": DEPT_B_EXTERNAL_ID, "XACCT_PAYLOADS": str(payloads),
            "XACCT_WEB_TOKEN": WEB_TOKEN, "LITELLM_LOG": "DEBUG"}
     with ProxyProcess(scan_config(aws, token_file), aws, env=env, files={"xacct_capture.py": CAPTURE},
-                      args=["--detailed_debug"], keep_dir=True) as proxy:
+                      extra_args=["--detailed_debug"], keep_dir=True) as proxy:
         seen = run_scenario(proxy, aws)
         assert proxy.log_path is not None and proxy.workdir is not None
         workdir = proxy.workdir

@@ -382,9 +382,9 @@ def test_invoke_model_anthropic_titan_and_unknown(aws: LocalAWS) -> None:
                                          body=json.dumps({"inputText": "a b c"}))["body"].read())
     again = json.loads(client.invoke_model(modelId="amazon.titan-embed-text-v2:0",
                                            body=json.dumps({"inputText": "a b c"}))["body"].read())
-    assert len(emb["embedding"]) == 8 and emb == again and emb["inputTextTokenCount"] == 3
+    assert len(emb["embedding"]) == 1024 and emb == again and emb["inputTextTokenCount"] == 3
     with pytest.raises(ClientError) as excinfo:
-        client.invoke_model(modelId="meta.llama3-8b-instruct-v1:0", body=json.dumps({"prompt": "hi"}))
+        client.invoke_model(modelId="acme.unknown-v1:0", body=json.dumps({"prompt": "hi"}))
     assert error_of(excinfo)[0::2] == ("ValidationException", 400)
     assert [c.operation for c in aws.bedrock_calls()] == ["InvokeModel"] * 4
 

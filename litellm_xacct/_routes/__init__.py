@@ -14,16 +14,23 @@ import litellm
 
 from .._config import PROVIDER, DeploymentConfig
 from .converse import ConverseRoute
-from .invoke import InvokeRoute
+from .invoke import InvokeRoute, anthropic_family
 
 ChatRoute = ConverseRoute | InvokeRoute
 
 #: Keys LiteLLM (or a router) leaves in optional_params that must never reach Bedrock.
 INTERNAL = frozenset({"max_retries", "stream", "stream_options", "fake_stream", "model_id"})
+#: OpenAI params native ``bedrock/`` accepts without validating them and never sends (LiteLLM's
+#: ``PROVIDER_UNVALIDATED_PARAMS``): Bedrock has no field for the caller's ``user``.
+UNVALIDATED = frozenset({"user"})
 
 
-def chat_route(config: DeploymentConfig, base_model: str | None = None) -> ChatRoute:
+def chat_route(config: DeploymentConfig, base_model: str | None = None, *, messages_api: bool = False) -> ChatRoute:
+    """The deployment's route; a ``/v1/messages`` call to an Anthropic model goes over InvokeModel with the
+    Anthropic Messages body, as native ``bedrock/`` sends it, whatever the deployment's prefix."""
     if config.route == "invoke":
+        return InvokeRoute(config, base_model)
+    if messages_api and anthropic_family(config.model, base_model):
         return InvokeRoute(config, base_model)
     return ConverseRoute(config)
 
@@ -37,7 +44,7 @@ def map_params(route: ChatRoute, optional_params: Mapping[str, Any], drop_params
     openai_part: dict[str, Any] = {}
     passthrough: dict[str, Any] = {}
     for key, value in optional_params.items():
-        if key.startswith(("aws_", "xacct_")) or key in INTERNAL or value is None:
+        if key.startswith(("aws_", "xacct_")) or key in INTERNAL or key in UNVALIDATED or value is None:
             continue
         if key in openai_names:
             if key in supported:

@@ -41,7 +41,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -131,15 +131,18 @@ class ProxyProcess:
     ``config``: a config file path, YAML text or a mapping. ``env``: extra environment for the proxy
     (wins over everything else except the master key). ``files``: ``{name: text}`` written beside the
     derived config (e.g. a callback module the config names). ``litellm``: the ``litellm`` script to
-    run (default: the one next to ``sys.executable``). ``args``: extra command-line arguments for it
-    (e.g. ``["--detailed_debug"]``).
+    run (default: the one next to ``sys.executable``). ``num_workers``: passed as ``--num_workers`` (each
+    worker is its own process with its own credential cache; uvicorn's worker health-check timeout is raised
+    to ``startup_timeout`` through ``TIMEOUT_WORKER_HEALTHCHECK``); ``extra_args``: more ``litellm`` CLI
+    arguments (e.g. ``["--detailed_debug"]``).
     """
 
     def __init__(self, config: str | os.PathLike[str] | Mapping[str, Any], aws: LocalAWS, *,
                  env: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None,
                  host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 90.0,
                  stop_timeout: float = 10.0, litellm: str | os.PathLike[str] | None = None,
-                 keep_dir: bool = False, args: tuple[str, ...] | list[str] = ()) -> None:
+                 keep_dir: bool = False, num_workers: int | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
         self._source, self._source_dir = _load(config)
         self._aws = aws
         self._env = dict(env or {})
@@ -150,7 +153,8 @@ class ProxyProcess:
         self.stop_timeout = stop_timeout
         self._litellm = Path(litellm) if litellm else Path(sys.executable).parent / "litellm"
         self._keep_dir = keep_dir
-        self._args = [str(a) for a in args]
+        self._workers = num_workers or 1
+        self._cli = [*(["--num_workers", str(num_workers)] if num_workers is not None else []), *extra_args]
         self.master_key = "sk-" + secrets.token_hex(32)
         self.workdir: Path | None = None
         self.config_path: Path | None = None
@@ -221,6 +225,8 @@ class ProxyProcess:
         env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
         env["PYTHONUNBUFFERED"] = "1"
         env.setdefault("LITELLM_LOG", "WARNING")
+        if self._workers > 1:  # uvicorn kills a worker silent for 5 s; importing litellm takes longer on a busy box
+            env.setdefault("TIMEOUT_WORKER_HEALTHCHECK", str(int(self.startup_timeout)))
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1", "localhost"]))
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         env.update(self._env)
@@ -236,7 +242,8 @@ class ProxyProcess:
         if self._proc is not None:
             raise RuntimeError("ProxyProcess is already started")
         if not self._litellm.exists():
-            raise ProxyStartError(f"no litellm script at {self._litellm} (install litellm[proxy])")
+            raise ProxyStartError(f"no litellm script at {self._litellm}: install the proxy with "
+                                  'pip install "litellm-xacct[testing,proxy]"')
         self._write()
         assert self.workdir and self.config_path and self.log_path
         try:
@@ -246,7 +253,7 @@ class ProxyProcess:
             self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
             self._proc = subprocess.Popen(
                 [str(self._litellm), "--config", str(self.config_path), "--host", self.host,
-                 "--port", str(self.port), *self._args],
+                 "--port", str(self.port), *self._cli],
                 cwd=self.workdir, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )

@@ -185,13 +185,51 @@ class FaultPlan:
             self._fault, self._remaining = None, None
 
 
+class RateLimit:
+    """A token bucket in front of STS, like AWS's per-account request quota: beyond ``rate`` calls per
+    second (bursts up to ``burst``) a call gets ``Throttling``. Off until :meth:`set`; thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._rate: float | None = None
+        self._burst = 0.0
+        self._tokens = 0.0
+        self._at = 0.0
+
+    def set(self, rate: float | None, burst: float | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be > 0 calls per second, or None to turn throttling off")
+        with self._lock:
+            self._rate = rate
+            self._burst = self._tokens = float(burst if burst is not None else (rate or 0.0))
+            self._at = self._clock()
+
+    def take(self) -> Fault | None:
+        """None if this call is within the quota, else the ``Throttling`` fault to answer with."""
+        with self._lock:
+            if self._rate is None:
+                return None
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return None
+        return Fault("Throttling", 400, default_sts_message("Throttling"))
+
+    def clear(self) -> None:
+        self.set(None)
+
+
 @dataclass(frozen=True)
 class StsCall:
     """One request the STS stand-in received.
 
     ``params`` are the decoded form/query parameters *as the client sent them* (before any
     ``credential_lifetime`` rewrite); ``access_key_id`` comes from the Authorization header (None when
-    unsigned); ``at`` is ``time.time()`` on arrival. Bearer tokens in ``params`` are masked in the repr.
+    unsigned); ``at`` is ``time.time()`` on arrival; ``peer`` is the caller's ``host:port`` (which
+    process made the call can be found from its port). Bearer tokens in ``params`` are masked in the repr.
     """
 
     action: str
@@ -200,12 +238,13 @@ class StsCall:
     status: int
     error_code: str | None
     at: float
+    peer: str | None = None
 
     def __repr__(self) -> str:
         shown = {k: ("***" if k in _MASKED_PARAMS else v) for k, v in self.params.items()}
         return (
             f"StsCall(action={self.action!r}, params={shown!r}, access_key_id={self.access_key_id!r}, "
-            f"status={self.status}, error_code={self.error_code!r}, at={self.at!r})"
+            f"status={self.status}, error_code={self.error_code!r}, at={self.at!r}, peer={self.peer!r})"
         )
 
 
@@ -301,6 +340,7 @@ class StsService:
         self.delay = 0.0
         self.credential_lifetime: int | None = None
         self.faults = FaultPlan()
+        self.rate_limit = RateLimit()
         self.resets = Countdown()  # connection resets (testing/_faults.py)
         self._port = port
         self._roles: dict[str, Role] = {}
@@ -341,7 +381,11 @@ class StsService:
 
     def start(self) -> None:
         # moto is imported here, not at module import: importing the package must stay side-effect free
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        try:
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        except ImportError as exc:  # name the extra that brings moto's server (flask, werkzeug ...)
+            raise ModuleNotFoundError(f"LocalAWS needs moto's STS server, but {exc.name or exc} is not installed. "
+                                      'Install it with: pip install "litellm-xacct[testing]"', name=exc.name) from exc
 
         self._moto_app = DomainDispatcherApplication(create_backend_app)
         server_cls, handler_cls = _werkzeug_classes()
@@ -371,7 +415,7 @@ class StsService:
         status, headers, payload = self._answer(environ, body, form, params, action, key_id)
         error_code = _xml_error_code(payload) if status >= 400 else None
         with self._lock:
-            self._calls.append(StsCall(action, params, key_id, status, error_code, arrived))
+            self._calls.append(StsCall(action, params, key_id, status, error_code, arrived, _peer(environ)))
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "transfer-encoding")]
         headers.append(("Content-Length", str(len(payload))))
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
@@ -379,7 +423,7 @@ class StsService:
 
     def _answer(self, environ: WSGIEnviron, body: bytes, form: bool, params: dict[str, str], action: str,
                 key_id: str | None) -> Answer:
-        fault = self.faults.take()
+        fault = self.faults.take() or self.rate_limit.take()
         if fault is not None:
             return sts_error(fault.code, fault.message, fault.status)
         refused = self._check_caller(environ, key_id)
@@ -516,6 +560,11 @@ def _read_input(environ: WSGIEnviron) -> bytes:
         length = 0
     stream = environ["wsgi.input"]
     return bytes(stream.read(length)) if length > 0 else b""
+
+
+def _peer(environ: WSGIEnviron) -> str | None:
+    addr, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
+    return f"{addr}:{port}" if addr and port else None
 
 
 def _is_form(environ: WSGIEnviron) -> bool:
