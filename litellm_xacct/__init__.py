@@ -48,26 +48,28 @@ __all__ = [
 ]
 
 PROVIDER = "bedrock-xacct"
-_handler: BedrockXacct | None = None
-_guard: XacctGuard | None = None
+# Not named _handler/_guard: importing the submodules of those names sets package attributes that would
+# shadow these, and `handler` / `guard` would then return a module.
+_handler_instance: BedrockXacct | None = None
+_guard_instance: XacctGuard | None = None
 
 
 def _default_handler() -> BedrockXacct:
-    global _handler
-    if _handler is None:
+    global _handler_instance
+    if _handler_instance is None:
         from ._handler import BedrockXacct
 
-        _handler = BedrockXacct()
-    return _handler
+        _handler_instance = BedrockXacct()
+    return _handler_instance
 
 
 def _default_guard() -> XacctGuard:
-    global _guard
-    if _guard is None:
+    global _guard_instance
+    if _guard_instance is None:
         from ._guard import XacctGuard
 
-        _guard = XacctGuard()
-    return _guard
+        _guard_instance = XacctGuard()
+    return _guard_instance
 
 
 def register(custom_handler: BedrockXacct | None = None) -> BedrockXacct:

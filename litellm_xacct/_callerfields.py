@@ -2,9 +2,9 @@
 
 The refused list is LiteLLM's own list of its params, read at run time (``all_litellm_params``, the
 fields of ``GenericLiteLLMParams`` and the proxy's ``_BANNED_REQUEST_BODY_PARAMS``: whichever the
-installed release has), plus a few names LiteLLM acts on without listing them, minus :data:`ALLOWED`:
-the params a caller legitimately sends. A
-LiteLLM release that adds a new param therefore refuses it until someone decides it is safe.
+installed release has), plus a few names LiteLLM acts on without listing them, minus :data:`ALLOWED`: the
+params a caller legitimately sends. A LiteLLM release that adds a new param therefore refuses it until
+someone decides it is safe.
 
 Looked for (any key case) at the body's top level and inside ``extra_body``, ``metadata`` and
 ``litellm_metadata``, at any depth of those; ``metadata.spend_logs_metadata.xacct`` is refused too (it

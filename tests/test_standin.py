@@ -131,6 +131,7 @@ def test_three_hop_chain(aws: LocalAWS) -> None:
     who = sts(aws, creds).get_caller_identity()
     assert who["Arn"] == "arn:aws:sts::555555555555:assumed-role/hop3/hop3"
     signers = [c.access_key_id for c in aws.sts_calls("AssumeRole")]
+    assert len(signers) == 3, signers
     assert signers[0] == aws.central.access_key_id and all(k and k.startswith("ASIA") for k in signers[1:])
     reply = bedrock(aws, creds).converse(modelId=MODEL, messages=HELLO)
     assert "account 555555555555" in reply["output"]["message"]["content"][0]["text"]
