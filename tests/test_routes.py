@@ -43,7 +43,9 @@ def engine(local_aws: LocalAWS) -> Iterator[CredentialEngine]:
     eng.close()
 
 
-class CostLog(CustomLogger):
+# Named apart from test_parity.CostLog: LiteLLM keeps one callback per class name, so a second class of the
+# same name in one test run is never called.
+class RouteCostLog(CustomLogger):
     """The standard logging payload of every success, as LiteLLM hands it to callbacks."""
 
     def __init__(self) -> None:
@@ -57,11 +59,11 @@ class CostLog(CustomLogger):
         self.payloads.append(kwargs.get("standard_logging_object") or {})
 
 
-_COST_LOG = CostLog()  # one instance: LiteLLM registers a callback class once per process
+_COST_LOG = RouteCostLog()  # one instance: LiteLLM registers a callback class once per process
 
 
 @pytest.fixture
-def cost_log() -> Iterator[CostLog]:
+def cost_log() -> Iterator[RouteCostLog]:
     if _COST_LOG not in litellm.callbacks:
         litellm.callbacks = [*litellm.callbacks, _COST_LOG]
     _COST_LOG.payloads.clear()
@@ -272,7 +274,7 @@ def test_image_generation(engine: CredentialEngine, local_aws: LocalAWS, model: 
 @pytest.mark.parametrize("model", [MODEL, f"converse/{MODEL}", f"invoke/{MODEL}",
                                    "invoke/meta.llama3-1-8b-instruct-v1:0"],
                          ids=["bare", "converse", "invoke", "invoke-llama"])
-def test_cost_is_priced_on_every_prefix(engine: CredentialEngine, local_aws: LocalAWS, cost_log: CostLog,
+def test_cost_is_priced_on_every_prefix(engine: CredentialEngine, local_aws: LocalAWS, cost_log: RouteCostLog,
                                         model: str, stream: bool) -> None:
     text, _ = complete(model, stream=stream, sync=True, max_tokens=50, **deployment(local_aws))
     assert ACCOUNT_A in text
@@ -282,7 +284,7 @@ def test_cost_is_priced_on_every_prefix(engine: CredentialEngine, local_aws: Loc
 
 
 def test_cost_of_an_application_profile_arn_uses_base_model(engine: CredentialEngine, local_aws: LocalAWS,
-                                                             cost_log: CostLog) -> None:
+                                                             cost_log: RouteCostLog) -> None:
     arn = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/abc123"
     complete(arn, stream=False, sync=True, model_info={"base_model": f"bedrock/{MODEL}"}, **deployment(local_aws))
     _wait_for(lambda: cost_log.payloads)
