@@ -19,7 +19,7 @@ from litellm import CustomLLM
 
 from . import _params, _streams
 from ._audit import record, stamp
-from ._compat import call_with, loop_running_here
+from ._compat import call_with, loop_running_here, messages_api_call
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
@@ -116,12 +116,6 @@ def _fake_stream(route: ChatRoute, params: dict[str, Any]) -> bool:
         return asked
     return asked or bool(call_with(decide, model=route.lite_model, stream=True, custom_llm_provider="bedrock",
                                    fake_stream=asked))
-
-
-def _messages_api(logging_obj: Any) -> bool:
-    """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through us (1.108.7 logs the call type
-    as ``anthropic_messages``; 1.82.3 logs ``completion`` and cannot be told apart: see the README)."""
-    return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
 
 
 def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
@@ -241,7 +235,7 @@ class BedrockXacct(CustomLLM):
         logging_obj = kw["logging_obj"]
         try:
             route = chat_route(config, _base_model(litellm_params, logging_obj),
-                               messages_api=_messages_api(logging_obj))
+                               messages_api=messages_api_call(logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
         _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)

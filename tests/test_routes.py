@@ -340,3 +340,17 @@ def test_response_format_as_native(engine: CredentialEngine, local_aws: LocalAWS
         assert built[0].choices[0].message.content == built[1].choices[0].message.content
         assert built[0].choices[0].finish_reason == built[1].choices[0].finish_reason
         assert bool(built[0].choices[0].message.tool_calls) == bool(built[1].choices[0].message.tool_calls)
+
+
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
+@pytest.mark.parametrize("route", ["", "invoke/"], ids=["converse", "invoke"])
+def test_expired_token_on_a_stream_refreshes_and_retries_once(engine: CredentialEngine, local_aws: LocalAWS,
+                                                              route: str, sync: bool) -> None:
+    params = deployment(local_aws)
+    complete(f"{route}{MODEL}", stream=False, sync=True, **params)  # warm: one lease
+    local_aws.fail_bedrock(code="ExpiredTokenException", status=403, count=1)
+    text, _ = complete(f"{route}{MODEL}", stream=True, sync=sync, **params)
+    assert ACCOUNT_A in text
+    assert [(c.status, c.error_code) for c in local_aws.bedrock_calls()] == [
+        (200, None), (403, "ExpiredTokenException"), (200, None)]
+    assert len(local_aws.sts_calls("AssumeRole")) == 2
