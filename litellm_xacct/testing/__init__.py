@@ -60,6 +60,8 @@ class LocalAWS:
     (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`, :attr:`bedrock_delay`), short
     credentials (:attr:`credential_lifetime`), and connection faults (:meth:`reset_sts_connections`,
     :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret the STS handed out.
+    Load: :meth:`throttle_sts` rate-limits STS like AWS's per-account quota; every call record carries
+    the caller's ``peer`` (``host:port``), so a benchmark can tell which process made it.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
