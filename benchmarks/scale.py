@@ -2,7 +2,7 @@
 
 Usage::
 
-    LITELLM_LOCAL_MODEL_COST_MAP=True python benchmarks/scale.py            # 1,000 vs 10 deployments, ~10 min
+    LITELLM_LOCAL_MODEL_COST_MAP=True python benchmarks/scale.py            # 1,000 vs 10 deployments, ~8 min
     LITELLM_LOCAL_MODEL_COST_MAP=True python benchmarks/scale.py --quick    # 40 vs 5 deployments, smoke run
 
 Two proxies are started one after the other (one worker each): a baseline with ``--baseline``

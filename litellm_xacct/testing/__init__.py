@@ -66,7 +66,8 @@ class LocalAWS:
     Faults: AWS errors (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`,
     :attr:`bedrock_delay`), short credentials (:attr:`credential_lifetime`), and connection faults
     (:meth:`reset_sts_connections`, :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret
-    the STS handed out.
+    the STS handed out. Load: :meth:`throttle_sts` rate-limits STS like AWS's per-account quota; every call
+    record carries the caller's ``peer`` (``host:port``), so a benchmark can tell which process made it.
 
     **What the Bedrock fake answers** (Bedrock's wire formats, checked against botocore's
     bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
