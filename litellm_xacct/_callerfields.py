@@ -38,6 +38,9 @@ EXTRA_REFUSED: frozenset[str] = frozenset({
     "litellm_credential_name", "litellm_params", "model_list",
     "user_config",  # the proxy builds a Router from the caller's own model_list (1.82.3 honours it)
     "router_settings_override",  # the proxy writes it from key/team settings; a caller must not
+    # The proxy writes it from Anthropic API headers (/v1/messages): refused in a caller's body, and where the
+    # proxy wrote it, its headers are checked like any caller header.
+    "provider_specific_header",
 })
 
 #: Name prefixes refused whatever the release lists: AWS identity, our own options, faked outcomes.
@@ -158,7 +161,7 @@ GUARD_MARK = secrets.token_hex(16)
 #: headers such as ``x-litellm-*`` and key/team settings can add keys after the body was copied.
 ROUTED_REFUSED: frozenset[str] = frozenset({
     "custom_llm_provider", "api_base", "base_url", "model_id", "model_info", "model_list",
-    "litellm_credential_name", "region_name", "mock_response", "mock_timeout", "provider_specific_header",
+    "litellm_credential_name", "region_name", "mock_response", "mock_timeout",
 })
 
 

@@ -47,6 +47,12 @@ def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     for name in hidden if isinstance(hidden, (list, tuple)) else ():
         if isinstance(name, str) and name.lower() != "headers" and is_refused(name):
             found.append((name, "the request body"))
+    scoped = data.get("provider_specific_header")
+    for item in scoped if isinstance(scoped, list) else [scoped]:
+        extra = item.get("extra_headers") if isinstance(item, Mapping) else None
+        found += [(f"header {name!r}", "provider_specific_header (from the request's headers)")
+                  for name in (extra if isinstance(extra, Mapping) else {})
+                  if isinstance(name, str) and forbidden_header(name)]
     sources = [body, {k: data[k] for k in ("headers", "extra_headers") if k in data}]
     for source in sources:
         for where, headers in caller_headers(source):
