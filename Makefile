@@ -13,6 +13,9 @@ test: $(addprefix test-,$(VERSIONS))  ## the full suite on every supported LiteL
 test-%: .venv-%/.installed
 	.venv-$*/bin/python -m pytest -q $(PYTEST_ARGS)
 
+# The fresh-virtualenv extras test (tests/test_extras.py) installs from the newest lock: run it once per CI run.
+test-newest: export XACCT_FRESH_VENV := 1
+
 .venv-%/.installed: requirements/lock-%.txt pyproject.toml
 	$(PYTHON) -m venv .venv-$*
 	.venv-$*/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r requirements/lock-$*.txt

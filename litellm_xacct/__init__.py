@@ -1,11 +1,12 @@
 """litellm-xacct: a LiteLLM provider, ``bedrock-xacct``, that signs each deployment's Amazon Bedrock
 traffic with an IAM role in another AWS account.
 
-Proxy: ``custom_provider_map: [{provider: bedrock-xacct, custom_handler: litellm_xacct.handler}]``.
+Proxy: ``custom_provider_map: [{provider: bedrock-xacct, custom_handler: xacct_handler.handler}]`` and
+``callbacks: ["xacct_handler.guard"]`` (the guard), with the shim ``xacct_handler.py`` beside the config.
 SDK: ``litellm_xacct.register()`` then ``litellm.completion(model="bedrock-xacct/<model id>", ...)``.
 
 Importing this package has no side effects: LiteLLM is imported, and the handler created, on first
-use of :data:`handler` or :func:`register`.
+use of :data:`handler`, :data:`guard` or :func:`register`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._config import DeploymentConfig
     from ._credentials import CredentialEngine
+    from ._guard import XacctGuard
     from ._handler import BedrockXacct
 
 __all__ = [
@@ -38,22 +40,36 @@ __all__ = [
     "RoleAssumptionError",
     "StsUnavailableError",
     "XacctError",
+    "XacctGuard",
     "__version__",
+    "guard",
     "handler",
     "register",
 ]
 
 PROVIDER = "bedrock-xacct"
-_handler: BedrockXacct | None = None
+# Not named _handler/_guard: importing the submodules of those names sets package attributes that would
+# shadow these, and `handler` / `guard` would then return a module.
+_handler_instance: BedrockXacct | None = None
+_guard_instance: XacctGuard | None = None
 
 
 def _default_handler() -> BedrockXacct:
-    global _handler
-    if _handler is None:
+    global _handler_instance
+    if _handler_instance is None:
         from ._handler import BedrockXacct
 
-        _handler = BedrockXacct()
-    return _handler
+        _handler_instance = BedrockXacct()
+    return _handler_instance
+
+
+def _default_guard() -> XacctGuard:
+    global _guard_instance
+    if _guard_instance is None:
+        from ._guard import XacctGuard
+
+        _guard_instance = XacctGuard()
+    return _guard_instance
 
 
 def register(custom_handler: BedrockXacct | None = None) -> BedrockXacct:
@@ -78,6 +94,12 @@ def register(custom_handler: BedrockXacct | None = None) -> BedrockXacct:
 def __getattr__(name: str) -> Any:
     if name == "handler":
         return _default_handler()
+    if name == "guard":
+        return _default_guard()
+    if name == "XacctGuard":
+        from ._guard import XacctGuard
+
+        return XacctGuard
     if name == "BedrockXacct":
         from ._handler import BedrockXacct
 

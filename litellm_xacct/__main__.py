@@ -30,12 +30,21 @@ class Subcommand:
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG.yaml", help="the LiteLLM proxy config to check")
     parser.add_argument("--live", action="store_true",
-                        help="also obtain each deployment's credentials as a request would (AssumeRole with "
-                             "this process's AWS identity) and ask STS GetCallerIdentity who they are")
+                        help="also obtain each bedrock-xacct deployment's credentials as a request would "
+                             "(AssumeRole with this process's AWS identity) and ask STS GetCallerIdentity who "
+                             "they are")
+    parser.add_argument("--probe", action="store_true",
+                        help="with --live: send each deployment ONE request with max_tokens=1, signed the way its "
+                             "real traffic is, and report whether that account may invoke that model (Bedrock's "
+                             "own error when not). COSTS MONEY: per deployment about a dozen input tokens plus "
+                             "one output token, billed to the account that signs it")
     parser.add_argument("--sts-endpoint", metavar="URL",
                         help="with --live: send every STS call to URL instead of each deployment's "
                              "aws_sts_endpoint (for testing against a local stand-in such as "
                              "`python -m litellm_xacct.testing`)")
+    parser.add_argument("--bedrock-endpoint", metavar="URL",
+                        help="with --probe: send every Bedrock call to URL instead of each deployment's "
+                             "endpoint (for a local stand-in)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
 
 
@@ -46,23 +55,38 @@ def _run_check(args: argparse.Namespace) -> int:
 
     # The report states every credential failure; the engine's own log lines would repeat them on stderr.
     logging.getLogger("litellm_xacct").addHandler(logging.NullHandler())
-    if args.sts_endpoint and not args.live:
-        print(f"{PROG} check: error: --sts-endpoint only applies with --live", file=sys.stderr)
-        return 2
+    for flag, needs, ok in (("--sts-endpoint", "--live", not args.sts_endpoint or args.live),
+                            ("--probe", "--live", not args.probe or args.live),
+                            ("--bedrock-endpoint", "--probe", not args.bedrock_endpoint or args.probe)):
+        if not ok:
+            print(f"{PROG} check: error: {flag} only applies with {needs}", file=sys.stderr)
+            return 2
     try:
-        report = check(args.config, live=args.live, sts_endpoint=args.sts_endpoint)
+        report = check(args.config, live=args.live, sts_endpoint=args.sts_endpoint, probe=args.probe,
+                       bedrock_endpoint=args.bedrock_endpoint)
     except UnusableConfig as exc:
         print(f"{PROG} check: error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(render_json(report) if args.json else render_text(report))
-    return 1 if report.findings_all() else 0
+    return report.exit_code()
 
 
 _CHECK_DESCRIPTION = """\
-Lint a LiteLLM proxy config's bedrock-xacct deployments: every aws_*/xacct_* field validated as a request
-validates it, misspelled fields LiteLLM would drop, routing mistakes that spread one department's requests
-into another's account, settings that let callers supply credentials, and the provider registration.
-Exit status: 0 no findings, 1 errors or warnings, 2 the config could not be read."""
+Lint every deployment of a LiteLLM proxy config that reaches Amazon Bedrock (bedrock-xacct/ and native
+bedrock/, bedrock/converse/, bedrock/invoke/, wildcards; include: files followed): every aws_*/xacct_*
+field validated as a request validates it (all errors of a deployment, not only the first), fields
+LiteLLM would drop, routing mistakes that spread one model_name over several signing identities (the
+gateway's own included), settings that let callers supply credentials, the provider registration and
+the proxy guard; a note on each native deployment that assumes a role, saying what moving it to
+bedrock-xacct/ changes.
+
+--live resolves each bedrock-xacct identity through STS (no model call). --live --probe sends each
+deployment one request with max_tokens=1 and reports whether its account may invoke its model.
+Probe cost: one request per deployment, about a dozen input tokens plus one output token, billed to the
+account that signs that deployment.
+
+Exit status: 0 nothing wrong (notes about models this check cannot see, or a config without Bedrock,
+do not fail), 1 errors or warnings, 2 the config could not be read."""
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     from ._demo import add_arguments
@@ -71,10 +95,44 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_args
+    from ._extras import install_hint, require
 
-    return run_args(args)
+    try:
+        require("demo", f"{PROG} demo")
+        from ._demo import run_args
 
+        return run_args(args)
+    except ImportError as exc:  # a missing optional dependency: say which extra brings it
+        print(f"{PROG} demo: error: {exc}" + ("" if install_hint("demo") in str(exc) else
+                                              f". Install what the demo needs with: {install_hint('demo')}"),
+              file=sys.stderr)
+        return 2
+
+
+# -- migrate ---------------------------------------------------------------------------------------
+
+
+def _migrate_arguments(parser: argparse.ArgumentParser) -> None:
+    from ._migrate import add_arguments
+
+    add_arguments(parser)
+
+
+def _run_migrate(args: argparse.Namespace) -> int:
+    from ._migrate import run
+
+    return run(args)
+
+
+_MIGRATE_DESCRIPTION = """\
+Write a corrected copy of a LiteLLM proxy config: native bedrock/ deployments that assume a role
+(aws_role_name) move to bedrock-xacct/, model_info.tags move to litellm_params.tags, enable_tag_filtering
+moves to router_settings, the handler and the proxy guard are wired through xacct_handler.py (written beside
+the output), model_info.base_model is set for cost tracking, and a `default` deployment is proposed for
+each model group with department tags (applied only with --default-deployment). Comments, key order,
+quoting and os.environ/ references are kept. Prints a unified diff and what it could not convert, then runs
+`litellm-xacct check` on the result. The input is never changed unless --in-place.
+Exit status: 0 the result passes check, 1 check found errors, 2 the config could not be migrated."""
 
 #: name -> subcommand. Add new subcommands here.
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -82,6 +140,8 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                         _CHECK_DESCRIPTION),
     "demo": Subcommand("offline demo: local AWS stand-in + a real litellm proxy + the openai client",
                        _demo_arguments, _run_demo),
+    "migrate": Subcommand("rewrite a native bedrock/ gateway config into the bedrock-xacct form, then check it",
+                          _migrate_arguments, _run_migrate, _MIGRATE_DESCRIPTION),
 }
 
 

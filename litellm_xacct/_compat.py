@@ -10,7 +10,6 @@ custom-provider stream chunks                 GenericStreamingChunk dicts  Model
   (:func:`stream_takes_model_response_stream`, probed by running one chunk through the stream wrapper)
 Bedrock stream decoder factory                inline in make_sync_call     ``invoke_handler._stream_decoder``
   (:func:`stream_decoder`, ``hasattr``)
-decoder ``iter_bytes`` keyword                ``iterator`` only            ``response_headers=`` too (optional)
 embedding config methods                      ``_transform_request`` /     ``transform_request`` /
                                               ``_transform_response``      ``transform_response``
   (:func:`embedding_call`, ``hasattr``)
@@ -18,6 +17,13 @@ deployment ``aws_*`` fields for a custom      only in ``logging_obj``      in ``
 provider                                      (``_request.identity_fields`` reads both)
 ``astreaming`` call site                      worker thread (no loop)      worker thread (no loop)
   (:func:`loop_running_here`: a stream may be opened before returning only when no loop runs in this thread)
+``response_format`` + stream                  fake stream (one Converse)   real ConverseStream
+  (the route's config is asked, as native asks it: ``fake_stream`` from ``map_openai_params``, then
+  ``should_fake_stream``, whose signature differs per config class: :func:`call_with`)
+``/v1/messages`` through a custom provider    logged as ``completion``     logged as ``anthropic_messages``
+  (:func:`messages_api_call`: the value LiteLLM logged; 1.82.3's cannot be told apart)
+custom-provider chat params gate              ``LlmProviders.CUSTOM``      same (see :mod:`._params`;
+                                              config in the provider map   ``hasattr`` on the map builder)
 ============================================  ==========================  =====================================
 """
 
@@ -47,6 +53,8 @@ def stream_takes_model_response_stream() -> bool:
     registered = PROVIDER in litellm._custom_providers
     if not registered:
         litellm._custom_providers.append(PROVIDER)
+    quiet = litellm.suppress_debug_info
+    litellm.suppress_debug_info = True  # the dict-only path logs a provider-list banner when it fails
     try:
         logging_obj = Logging(model="probe", messages=[], stream=True, call_type="completion",
                               start_time=datetime.datetime.now(), litellm_call_id="xacct-probe",
@@ -61,6 +69,7 @@ def stream_takes_model_response_stream() -> bool:
         delta = out.choices[0].delta if isinstance(out, ModelResponseStream) and out.choices else None
         return getattr(delta, "reasoning_content", None) == "r"
     finally:
+        litellm.suppress_debug_info = quiet
         if not registered:
             litellm._custom_providers.remove(PROVIDER)
 
@@ -89,7 +98,12 @@ def adecode(decoder: Any, chunks: Any) -> Any:
 def embedding_call(config: Any, name: str, **kwargs: Any) -> Any:
     """``transform_request`` / ``transform_response`` on a Bedrock embedding config (1.108.7), or the
     underscored names of 1.82.3."""
-    method = getattr(config, name, None) or getattr(config, f"_{name}")
+    return call_with(getattr(config, name, None) or getattr(config, f"_{name}"), **kwargs)
+
+
+def call_with(method: Any, **kwargs: Any) -> Any:
+    """``method`` called with the keyword arguments its signature takes (signatures differ per release and
+    per config class, e.g. ``should_fake_stream``'s ``fake_stream``)."""
     accepted = inspect.signature(method).parameters
     return method(**{k: v for k, v in kwargs.items() if k in accepted})
 
@@ -101,3 +115,9 @@ def loop_running_here() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def messages_api_call(logging_obj: Any) -> bool:
+    """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through the provider: 1.108.7 logs the
+    call type ``anthropic_messages``; 1.82.3 logs ``completion`` (indistinguishable from chat)."""
+    return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")

@@ -245,6 +245,11 @@ def split_model(model: str, deployment: str) -> tuple[Route, str]:
     return "converse", model
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` with anything before an ``@`` in its authority replaced by ``***``."""
+    return re.sub(r"^([^:/?#]*:?//)[^/?#]*@", r"\1***@", url)
+
+
 class _Parser:
     """Validation, one field at a time; every failure is a ConfigError naming field and fix."""
 
@@ -288,14 +293,19 @@ class _Parser:
         value = self.text(name)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self.fail(name, f"{value!r} is not an http(s) URL", f"set {name}: https://<host>")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise self.fail(name, f"{value!r} is plain http to a non-loopback host",
+        shown = repr(_without_userinfo(value))  # a URL's user:password never reaches a message
+        try:
+            parts = urlsplit(value)
+            hostname = parts.hostname
+        except ValueError:  # e.g. an unbalanced "[" or a bad port
+            raise self.fail(name, f"{shown} is not a valid URL", f"set {name}: https://<host>") from None
+        if parts.scheme not in ("http", "https") or not hostname:
+            raise self.fail(name, f"{shown} is not an http(s) URL", f"set {name}: https://<host>")
+        if parts.scheme == "http" and hostname not in _LOOPBACK:
+            raise self.fail(name, f"{shown} is plain http to a non-loopback host",
                             "use https (plain http is only accepted for 127.0.0.1/localhost test stand-ins)")
-        if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
-            raise self.fail(name, f"{value!r} has a path, query or credentials",
+        if "@" in parts.netloc or parts.query or parts.fragment or parts.path not in ("", "/"):
+            raise self.fail(name, f"{shown} has a path, query or credentials",
                             f"set {name} to scheme://host[:port] only")
         return value.rstrip("/")
 
@@ -316,9 +326,12 @@ class _Parser:
                             "set aws_region_name: <region> (e.g. us-east-1) in this deployment's litellm_params")
         chain = self.chain()
         options = self.options(chained=len(chain) > 1)
+        source = self.source(has_role=bool(chain))
+        if source.kind == "web_identity":
+            self.web_identity_first_hop(chain, options)
         return DeploymentConfig(
             deployment=self.deployment, model=model_id, route=route, region=region,
-            source=self.source(has_role=bool(chain)), chain=chain, options=options,
+            source=source, chain=chain, options=options,
             sts_endpoint=self.endpoint("aws_sts_endpoint"),
             runtime_endpoint=self.endpoint("aws_bedrock_runtime_endpoint"),
         )
@@ -352,6 +365,24 @@ class _Parser:
                 return SourceIdentity("web_identity", web_identity_token_file=web)
             return SourceIdentity("web_identity", web_identity_token=web)
         return SourceIdentity("default")
+
+    def web_identity_first_hop(self, chain: tuple[RoleHop, ...], options: AssumeRoleOptions) -> None:
+        """AssumeRoleWithWebIdentity takes no ExternalId, SourceIdentity or session tags: a first hop that
+        sets them would have them dropped silently, so it is an error."""
+        move = ("assume the web-identity role first (xacct_role_chain: [<that role>]) and put this role "
+                "in aws_role_name, the second hop, which takes it")
+        if chain[0].external_id is not None:
+            name = "aws_external_id" if len(chain) == 1 else "xacct_role_chain[0].external_id"
+            raise self.fail(name, "is set on the first hop, which aws_web_identity_token assumes with "
+                            "AssumeRoleWithWebIdentity (no ExternalId parameter)", move)
+        if len(chain) > 1:
+            return  # the options apply to the final role, a plain AssumeRole
+        for name, value in (("xacct_source_identity", options.source_identity),
+                            ("xacct_session_tags / aws_session_tags", options.tags),
+                            ("xacct_transitive_tag_keys", options.transitive_tag_keys)):
+            if value:
+                raise self.fail(name, "is set on the only hop, which aws_web_identity_token assumes with "
+                                "AssumeRoleWithWebIdentity (it takes no SourceIdentity or session tags)", move)
 
     def hop(self, name: str, value: Any, session_name: str, external_id: str | None) -> RoleHop:
         if not isinstance(value, str) or not _ROLE_ARN.fullmatch(value):
@@ -407,7 +438,7 @@ class _Parser:
         if duration is not None:
             try:
                 duration = int(duration)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
                 raise self.fail("xacct_duration_seconds", f"{duration!r} is not a whole number of seconds",
                                 "use 900-43200") from None
             if not 900 <= duration <= 43200:
@@ -477,3 +508,14 @@ class _Parser:
         if len(merged) > 50:
             raise self.fail("xacct_session_tags", f"has {len(merged)} tags", "use at most 50")
         return tuple(sorted(merged.items()))
+
+
+def refuse_sdk_endpoint(deployment: str, params: Mapping[str, Any]) -> None:
+    """``api_base`` / ``base_url`` on a bedrock-xacct call is an error, not a silent fall back to the public
+    endpoint (PrivateLink users would leave their VPC endpoint without noticing)."""
+    for name in ("api_base", "base_url"):
+        value = params.get(name)
+        if value:
+            raise ConfigError(deployment, name, f"{value!r} is not used by {PROVIDER}",
+                              "set aws_bedrock_runtime_endpoint: https://<host> (e.g. your PrivateLink "
+                              "endpoint) in the deployment's litellm_params, and remove " + name)

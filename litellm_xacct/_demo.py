@@ -229,6 +229,8 @@ def run_args(args: argparse.Namespace) -> int:
         return 2
     try:
         return run(text, source, args.requests, sys.stdout)
+    except ImportError:  # a missing optional dependency: the command boundary names the extra to install
+        raise
     except Exception as exc:  # the proxy did not start, the stand-in failed ...: say so, exit non-zero
         print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -20,7 +20,7 @@ from litellm import CustomLLM
 
 from . import _params, _streams
 from ._audit import record, stamp
-from ._compat import loop_running_here
+from ._compat import call_with, loop_running_here, messages_api_call
 from ._config import PROVIDER, DeploymentConfig
 from ._credentials import CredentialEngine
 from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
@@ -28,7 +28,7 @@ from ._request import deployment_label, identity_fields
 from ._routes import ChatRoute, chat_route, map_params
 from ._routes.embedding import EmbeddingRoute
 from ._routes.image import OPENAI_IMAGE_PARAMS, ImageRoute
-from ._signing import model_url
+from ._signing import clean_caller_headers, model_url
 from ._transport import Exchange, Sent, Transport, in_thread
 
 _AUTH_CODES = frozenset({"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "NoCredentials",
@@ -45,6 +45,7 @@ class _Call:
     body: dict[str, Any]
     exchange: Exchange
     kw: dict[str, Any]  # the keyword arguments LiteLLM called us with
+    fake_stream: bool = False  # native asks for one whole answer replayed as chunks (see _streams.replay)
 
     @property
     def config(self) -> DeploymentConfig:
@@ -89,6 +90,50 @@ def _base_model(litellm_params: Mapping[str, Any], logging_obj: Any) -> str | No
     return None
 
 
+def _requested(names: tuple[str, ...], optional_params: Mapping[str, Any],
+               litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's OpenAI params ``names``. LiteLLM drops image params for a custom provider (and, with
+    ``drop_params``, embedding ones) before calling it; through the proxy the caller's own request body
+    still has them, and the route maps them exactly as native ``bedrock/`` does."""
+    found = {k: optional_params[k] for k in names if optional_params.get(k) is not None}
+    request = litellm_params.get("proxy_server_request")
+    body = request.get("body") if isinstance(request, Mapping) else None
+    if isinstance(body, Mapping):
+        found.update({k: body[k] for k in names if body.get(k) is not None and k not in found})
+    return found
+
+
+def _image_params(optional_params: Mapping[str, Any], litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+    found = _requested(OPENAI_IMAGE_PARAMS, optional_params, litellm_params)
+    found.pop("response_format", None)  # Bedrock answers base64 only; native ignores it the same way
+    return found
+
+
+def _fake_stream(route: ChatRoute, params: dict[str, Any]) -> bool:
+    """Native's decision to answer a stream from one whole call (e.g. 1.82.3 for ``response_format``)."""
+    asked = bool(params.pop("fake_stream", False))
+    decide = getattr(route.lite, "should_fake_stream", None)
+    if decide is None:
+        return asked
+    return asked or bool(call_with(decide, model=route.lite_model, stream=True, custom_llm_provider="bedrock",
+                                   fake_stream=asked))
+
+
+def _price_as_native(config: DeploymentConfig, base_model: str | None, logging_obj: Any) -> None:
+    """Let LiteLLM's cost calculator price the call as native ``bedrock/<model id>`` on every route prefix
+    (``invoke/`` answers and streams carry a model name the price table doesn't know under a custom provider):
+    set the logged ``litellm_params.base_model`` -- LiteLLM's own pricing hint, read there on every release --
+    to the deployment's ``base_model`` (wherever it was given), else to the model id itself."""
+    details = getattr(logging_obj, "model_call_details", None)
+    params = details.get("litellm_params") if isinstance(details, dict) else None
+    if not isinstance(params, dict) or params.get("base_model"):
+        return
+    if base_model:
+        params["base_model"] = base_model
+    elif not config.model.startswith("arn:"):  # an ARN names no price: only a base_model can
+        params["base_model"] = f"bedrock/{config.model}"
+
+
 class BedrockXacct(CustomLLM):
     """Sends each deployment's Bedrock traffic (Converse, Invoke, embeddings, images) signed by the
     deployment's own AWS identity.
@@ -126,6 +171,8 @@ class BedrockXacct(CustomLLM):
     def streaming(self, *_: Any, **kw: Any) -> Iterator[Any]:
         """Opens the stream before returning, so Bedrock's refusal raises here, at the caller's call."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream:
+            return _streams.replay(self._finish(call, self.transport.send(call.exchange)), call.params)
         opened = self.transport.open_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=kw.get("logging_obj"))
         return _streams.decode(call.config, call.route.decoder(call.params, sync=True), opened.chunks)
@@ -135,6 +182,8 @@ class BedrockXacct(CustomLLM):
         """LiteLLM calls this from ``acompletion``'s worker thread: the stream is opened there (no event loop
         to block), so errors raise at the caller's ``await``, and the body is read off the loop."""
         call = self._prepare(kw, stream=True)
+        if call.fake_stream and not loop_running_here():
+            return _streams.areplay(self._finish(call, self.transport.send(call.exchange)), call.params)
         if loop_running_here():  # a release that calls us on the loop: open lazily, asynchronously
             return self._astream_lazily(call)
         opened = self.transport.open_stream(call.exchange)
@@ -143,6 +192,11 @@ class BedrockXacct(CustomLLM):
                                 in_thread(opened.chunks, opened.close))
 
     async def _astream_lazily(self, call: _Call) -> AsyncIterator[Any]:
+        if call.fake_stream:
+            async for chunk in _streams.areplay(self._finish(call, await self.transport.asend(call.exchange)),
+                                                call.params):
+                yield chunk
+            return
         opened = await self.transport.aopen_stream(call.exchange)
         stamp(record(call.config, opened.lease), logging_obj=call.kw.get("logging_obj"))
         async for chunk in _streams.adecode(call.config, call.route.decoder(call.params, sync=False),
@@ -186,18 +240,25 @@ class BedrockXacct(CustomLLM):
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         logging_obj = kw["logging_obj"]
         try:
-            route = chat_route(config, _base_model(litellm_params, logging_obj))
+            route = chat_route(config, _base_model(litellm_params, logging_obj),
+                               messages_api=messages_api_call(logging_obj))
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, _base_model(litellm_params, logging_obj), logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop)
-        headers = {str(k): str(v) for k, v in (kw.get("headers") or {}).items()}
+        try:
+            headers = clean_caller_headers(kw.get("headers") or {}, config.deployment)
+        except XacctError as exc:
+            raise _lite_error(config.deployment, exc) from exc
+        params = map_params(route, _params.caller_params(kw.get("optional_params") or {}, logging_obj), drop,
+                            stream=stream)
+        fake_stream = stream and _fake_stream(route, params)
         body = route.body(kw["messages"], params, litellm_params, headers)
-        operation = route.operation(stream)
+        operation = route.operation(stream and not fake_stream)
         logging_obj.pre_call(input=kw["messages"], api_key="", additional_args={
             "complete_input_dict": body, "api_base": model_url(config, operation), "xacct": config.audit()})
         exchange = Exchange(config, operation, json.dumps(body).encode(), headers, _timeout(kw))
-        return _Call(route, params, body, exchange, kw)
+        return _Call(route, params, body, exchange, kw, fake_stream)
 
     def _finish(self, call: _Call, sent: Sent) -> Any:
         result = call.route.parse(sent.response, call.kw, call.body, call.params)
@@ -209,11 +270,15 @@ class BedrockXacct(CustomLLM):
         config = self._config(kw)
         litellm_params: dict[str, Any] = kw.get("litellm_params") or {}
         try:
-            route = EmbeddingRoute(config, _base_model(litellm_params, kw["logging_obj"]))
+            base_model = _base_model(litellm_params, kw["logging_obj"])
+            route = EmbeddingRoute(config, base_model)
         except XacctError as exc:
             raise _lite_error(config.deployment, exc) from exc
+        _price_as_native(config, base_model, kw["logging_obj"])
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
-        params = route.params(kw.get("optional_params") or {}, drop)
+        optional_params = {**(kw.get("optional_params") or {}),
+                           **_requested(("dimensions", "encoding_format"), {}, litellm_params)}
+        params = route.params(optional_params, drop)
         inputs = list(kw["input"])
         bodies = route.bodies(inputs, params)
         kw["logging_obj"].pre_call(input=inputs, api_key="", additional_args={
@@ -235,10 +300,12 @@ class BedrockXacct(CustomLLM):
         # LiteLLM passes no litellm_params to a custom provider's image entry points: read the logged ones.
         litellm_params = kw.get("litellm_params") or details.get("litellm_params") or {}
         config = self._config({**kw, "litellm_params": litellm_params})
-        route = ImageRoute(config, _base_model(litellm_params, logging_obj))
+        base_model = _base_model(litellm_params, logging_obj)
+        route = ImageRoute(config, base_model)
+        _price_as_native(config, base_model, logging_obj)
         drop = bool(litellm_params.get("drop_params") or litellm.drop_params)
         optional_params = kw.get("optional_params") or {}
-        openai_params = {k: optional_params[k] for k in OPENAI_IMAGE_PARAMS if k in optional_params}
+        openai_params = _image_params(optional_params, litellm_params)
         params = route.params(optional_params, openai_params, drop)
         body = route.body(kw["prompt"], params)
         logging_obj.pre_call(input=kw["prompt"], api_key="", additional_args={

@@ -1,10 +1,12 @@
 """Where a request's identity fields come from, and refusing the ones a caller tries to supply.
 
-* Through the proxy (``proxy_server_request`` is set): the caller's raw JSON body is checked first;
-  any ``aws_*`` / ``xacct_*`` key at its top level, in ``extra_body`` or in ``metadata`` is refused.
+* Through the proxy (``proxy_server_request`` is set): the request must have passed the guard
+  (:mod:`._guard`; else the provider fails closed), and the caller's raw JSON body is checked again
+  for identity fields (``aws_*``, ``xacct_*``) and the provider-choosing keys the guard refuses.
   Then the identity fields are read from the router's own copy of the deployment (found by
   ``model_info.id``), never from the merged request params, which some LiteLLM releases let a
-  request override (1.82.3: role and endpoints; 1.108.7: keys and region).
+  request override (1.82.3: role and endpoints; 1.108.7: keys and region), and department isolation
+  is enforced (:mod:`._isolation`). ``api_base`` / ``base_url`` are refused on both paths.
 * In-process (SDK, Router): the caller *is* the operator. Fields are read from ``litellm_params``,
   and, on releases that don't pass them to custom providers (1.82.3), from
   ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*`` from ``optional_params``.
@@ -16,8 +18,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from . import _isolation
 from ._audit import drop_caller_audit
-from ._config import PROVIDER
+from ._callerfields import ROUTED_REFUSED, guarded
+from ._config import PROVIDER, refuse_sdk_endpoint
 from ._errors import CallerFieldError, ConfigError
 
 _PREFIXES = ("aws_", "xacct_")
@@ -33,7 +37,11 @@ def deployment_label(model: str, litellm_params: Mapping[str, Any]) -> str:
 
 
 def refuse_caller_fields(label: str, body: Any) -> None:
-    """Raise :class:`CallerFieldError` if a client's request body carries an identity field."""
+    """Raise :class:`CallerFieldError` if a client's request body carries an identity field.
+
+    A second line behind the guard, narrower on purpose: by the time the provider runs, the proxy has
+    added its own keys to the body copy's metadata (1.108.7: ``max_retries``, ``model_info``...), so
+    there only ``aws_*`` / ``xacct_*`` are refused here."""
     if not isinstance(body, Mapping):
         return
     places: list[tuple[str, Any]] = [("the request body", body)]
@@ -41,9 +49,20 @@ def refuse_caller_fields(label: str, body: Any) -> None:
         if isinstance(body.get(nested), Mapping):
             places.append((nested, body[nested]))
     for where, mapping in places:
+        in_metadata = "metadata" in where
         for key in mapping:
-            if isinstance(key, str) and key.lower().startswith(_PREFIXES):
+            if isinstance(key, str) and (key.lower().startswith(_PREFIXES) or (
+                    not in_metadata and key.lower() in ROUTED_REFUSED)):
                 raise CallerFieldError(label, key, where)
+
+
+def require_guard(label: str, proxy_request: Mapping[str, Any]) -> None:
+    """Fail closed when the proxy routed a request the guard never saw (``callbacks`` does not arm it):
+    without it a caller's ``custom_llm_provider`` skips this provider, so its checks are not enough."""
+    if not guarded(proxy_request):
+        raise ConfigError(label, "litellm_settings.callbacks", "does not arm the litellm-xacct guard, so "
+                          "this proxy request was refused", 'add callbacks: ["xacct_handler.guard"] beside '
+                          "custom_provider_map (xacct_handler.py: from litellm_xacct import guard, handler)")
 
 
 def _pick(mapping: Any) -> dict[str, Any]:
@@ -52,7 +71,7 @@ def _pick(mapping: Any) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if isinstance(k, str) and k.startswith(_PREFIXES) and v is not None}
 
 
-def _router_deployment(label: str, litellm_params: Mapping[str, Any]) -> dict[str, Any]:
+def _router_deployment(label: str, litellm_params: Mapping[str, Any], logging_obj: Any) -> dict[str, Any]:
     model_info = litellm_params.get("model_info") or {}
     model_id = model_info.get("id") if isinstance(model_info, Mapping) else None
     proxy = sys.modules.get("litellm.proxy.proxy_server")
@@ -62,8 +81,16 @@ def _router_deployment(label: str, litellm_params: Mapping[str, Any]) -> dict[st
         # Fail closed: the merged params may carry caller overrides on some LiteLLM releases.
         raise ConfigError(label, "model_info.id", f"{model_id!r} matches no deployment in the proxy's router",
                           "serve bedrock-xacct models from the proxy's model_list (or its database)")
+    # Tags from every place LiteLLM reads them, so a tag the Router saw is never missed here.
+    details = getattr(logging_obj, "model_call_details", None) or {}
+    proxy_request = litellm_params.get("proxy_server_request") or {}
+    tags = _isolation.request_tags(litellm_params, details.get("litellm_params"), proxy_request.get("body"))
+    problem = _isolation.check(router, str(model_id), tags)
+    if problem:
+        raise _isolation.refuse(label, problem)
     params = deployment.litellm_params
     dumped = params.model_dump(exclude_none=True) if hasattr(params, "model_dump") else dict(params)
+    refuse_sdk_endpoint(label, dumped)
     return _pick(dumped)
 
 
@@ -74,8 +101,10 @@ def identity_fields(
     proxy_request = litellm_params.get("proxy_server_request")
     if isinstance(proxy_request, Mapping):
         drop_caller_audit(logging_obj)
+        require_guard(label, proxy_request)
         refuse_caller_fields(label, proxy_request.get("body"))
-        return _router_deployment(label, litellm_params)
+        return _router_deployment(label, litellm_params, logging_obj)
+    refuse_sdk_endpoint(label, litellm_params)
     details = getattr(logging_obj, "model_call_details", None) or {}
     fields = _pick(details.get("litellm_params"))
     fields.update(_pick(litellm_params))

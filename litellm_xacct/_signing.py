@@ -11,6 +11,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
 from ._config import DeploymentConfig
+from ._errors import CallerFieldError
 
 
 def model_url(config: DeploymentConfig, operation: str) -> str:
@@ -30,10 +31,28 @@ def sign(
     return dict(request.headers.items())
 
 
-def clean_caller_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    """Caller ``extra_headers`` / ``headers`` as strings, before they are signed.
+#: Caller headers that would change what is signed or where it goes: SigV4's own headers, the target
+#: host, and the body's framing and encoding (the signature covers the body we send, not theirs).
+_FORBIDDEN_HEADERS = frozenset({"host", "authorization", "transfer-encoding", "expect", "connection"})
+_FORBIDDEN_HEADER_PREFIXES = ("x-amz-", "content-")
 
-    Pass-through stub for the cross-helper contract: helper ``sec`` replaces it with the version that
-    drops or refuses ``Host``, ``Authorization``, ``X-Amz-*`` and content headers.
+
+def forbidden_header(name: str) -> bool:
+    """True for ``Host``, ``Authorization``, ``X-Amz-*`` and ``Content-*`` (any case)."""
+    low = name.strip().lower()
+    return low in _FORBIDDEN_HEADERS or low.startswith(_FORBIDDEN_HEADER_PREFIXES)
+
+
+def clean_caller_headers(headers: Mapping[str, Any] | None, label: str = "") -> dict[str, str]:
+    """Caller ``extra_headers``/``headers`` as ``str -> str``, refusing any :func:`forbidden_header`.
+
+    Refused rather than dropped: a caller who sets ``Host`` or ``X-Amz-*`` expects it to take effect, and
+    a silent drop would hide that it did not. Raises :class:`CallerFieldError` (HTTP 400) naming the header.
     """
-    return {str(k): str(v) for k, v in headers.items()}
+    cleaned: dict[str, str] = {}
+    for key, value in (headers or {}).items():
+        name = str(key)
+        if forbidden_header(name):
+            raise CallerFieldError(label or "bedrock-xacct", f"header {name!r}", "extra_headers/headers")
+        cleaned[name] = str(value)
+    return cleaned

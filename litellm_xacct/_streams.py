@@ -29,18 +29,13 @@ class StreamFixer:
 
     def __init__(self) -> None:
         self.held: Any = None
-        self.finished = False
 
     def feed(self, chunk: Any) -> list[Any]:
         if isinstance(chunk, dict):  # a GenericStreamingChunk (older decoders emit one per messageStart)
-            if chunk.get("is_finished"):
-                self.finished = True
             keep = chunk.get("text") or chunk.get("tool_use") or chunk.get("is_finished") or chunk.get("usage")
             return [chunk] if keep else []
         choice = chunk.choices[0] if getattr(chunk, "choices", None) else None
         usage = getattr(chunk, "usage", None)
-        if choice is not None and choice.finish_reason:
-            self.finished = True
         if choice is not None and choice.finish_reason and not _has_content(choice.delta):
             if usage is not None:
                 return [_usage_chunk(chunk), _without_usage(chunk)]
@@ -111,8 +106,6 @@ def decode(config: DeploymentConfig, decoder: Any, chunks: Iterator[bytes]) -> I
             yield from _emit(fixer.feed(chunk))
     except StreamCut as cut:
         raise cut_error(config, str(cut)) from cut
-    if not fixer.finished:
-        raise cut_error(config, "no final event")
     yield from _emit(fixer.flush())
 
 
@@ -124,7 +117,24 @@ async def adecode(config: DeploymentConfig, decoder: Any, chunks: AsyncIterator[
                 yield out
     except StreamCut as cut:
         raise cut_error(config, str(cut)) from cut
-    if not fixer.finished:
-        raise cut_error(config, "no final event")
     for out in _emit(fixer.flush()):
         yield out
+
+
+def _replayed(response: Any, params: dict[str, Any]) -> Any:
+    from litellm.llms.bedrock.chat.invoke_handler import MockResponseIterator
+
+    return MockResponseIterator(model_response=response, json_mode=bool(params.get("json_mode")))
+
+
+def replay(response: Any, params: dict[str, Any]) -> Iterator[Any]:
+    """A whole answer as stream chunks, the way native replays a fake stream (LiteLLM's own iterator)."""
+    fixer = StreamFixer()
+    for chunk in _replayed(response, params):
+        yield from _emit(fixer.feed(chunk))
+    yield from _emit(fixer.flush())
+
+
+async def areplay(response: Any, params: dict[str, Any]) -> AsyncIterator[Any]:
+    for chunk in replay(response, params):
+        yield chunk

@@ -18,14 +18,15 @@ A stream that stops before Bedrock's final event (connection cut, truncated fram
 from __future__ import annotations
 
 import asyncio
-import binascii
-import struct
+import base64
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import litellm
+from botocore.eventstream import EventStreamBuffer, ParserError
 from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
 from . import _bedrock
@@ -94,8 +95,11 @@ class Transport:
     def send(self, ex: Exchange) -> Sent:
         for retried in (False, True):
             lease = self._lease(ex)
-            response = self._http().post(ex.url, content=ex.body, headers=self._signed(ex, lease),
-                                         timeout=ex.timeout)
+            try:
+                response = self._http().post(ex.url, content=ex.body, headers=self._signed(ex, lease),
+                                             timeout=ex.timeout)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return Sent(response, lease)
             self._retry_or_raise(ex, lease, response, response.text, retried)
@@ -104,7 +108,10 @@ class Transport:
     async def asend(self, ex: Exchange) -> Sent:
         for retried in (False, True):
             lease = await self._alease(ex)
-            response = await self._ahttp(ex).post(ex.url, content=ex.body, headers=self._signed(ex, lease))
+            try:
+                response = await self._ahttp(ex).post(ex.url, content=ex.body, headers=self._signed(ex, lease))
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
                 return Sent(response, lease)
             self._retry_or_raise(ex, lease, response, response.text, retried)
@@ -118,9 +125,12 @@ class Transport:
             lease = self._lease(ex)
             request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease),
                                            timeout=ex.timeout)
-            response = client.send(request, stream=True)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
-                return OpenStream(_whole_frames(response.iter_bytes()), lease, response.close)
+                return OpenStream(_whole_frames(response.iter_bytes(), ex.operation), lease, response.close)
             text = response.read().decode("utf-8", "replace")
             response.close()
             self._retry_or_raise(ex, lease, response, text, retried)
@@ -131,9 +141,12 @@ class Transport:
         for retried in (False, True):
             lease = await self._alease(ex)
             request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease))
-            response = await client.send(request, stream=True)
+            try:
+                response = await client.send(request, stream=True)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
             if response.status_code == 200:
-                return AsyncOpenStream(_awhole_frames(response), lease)
+                return AsyncOpenStream(_awhole_frames(response, ex.operation), lease)
             text = (await response.aread()).decode("utf-8", "replace")
             await response.aclose()
             self._retry_or_raise(ex, lease, response, text, retried)
@@ -179,6 +192,21 @@ class Transport:
         return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK, params=params).client
 
 
+def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Exception:
+    """No answer from Bedrock, as native ``bedrock/`` reports it: a timeout is ``litellm.Timeout`` (408),
+    anything else (refused, reset) ``APIConnectionError``; both are errors Router retries."""
+    where = f"Bedrock at {config.runtime_url}"
+    if isinstance(exc, httpx.TimeoutException):
+        return litellm.Timeout(
+            message=f"bedrock-xacct: {where} did not answer deployment {config.deployment!r} in time "
+                    f"({type(exc).__name__}). Fix: raise the deployment's timeout / stream_timeout if the "
+                    "model needs longer, or retry", model=config.model, llm_provider="bedrock")
+    return litellm.APIConnectionError(
+        message=f"bedrock-xacct: cannot reach {where} for deployment {config.deployment!r} "
+                f"({type(exc).__name__}: {exc}). Fix: check the network path to the Bedrock runtime endpoint",
+        llm_provider="bedrock", model=config.model)
+
+
 def cut_error(config: DeploymentConfig, why: str) -> Exception:
     """What a stream that ended early raises: a connection error, the kind Router retries."""
     return litellm.APIConnectionError(
@@ -187,37 +215,55 @@ def cut_error(config: DeploymentConfig, why: str) -> Exception:
 
 
 class _Frames:
-    """Counts event-stream bytes so a stream that stops inside a frame is told apart from one that ended."""
+    """Watches the event-stream bytes as they pass: a stream is complete only if it stopped at a frame
+    boundary *and* its last event is Bedrock's final one (``metadata`` for ConverseStream; a chunk carrying
+    ``amazon-bedrock-invocationMetrics`` for InvokeModelWithResponseStream). Parsing is botocore's."""
 
-    def __init__(self) -> None:
-        self.pending = b""
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        self.buffer = EventStreamBuffer()
+        self.pending = 0  # bytes of an unfinished frame
+        self.final = False
 
     def feed(self, data: bytes) -> None:
-        buf = self.pending + data
-        while len(buf) >= 12:
-            total = struct.unpack("!I", buf[:4])[0]
-            if total < 16 or struct.unpack("!I", buf[8:12])[0] != binascii.crc32(buf[:8]):
-                raise StreamCut("malformed event-stream prelude")
-            if len(buf) < total:
-                break
-            buf = buf[total:]
-        self.pending = buf
+        self.buffer.add_data(data)
+        self.pending += len(data)
+        try:
+            for message in self.buffer:
+                self.pending -= message.prelude.total_length
+                self.final = self._is_final(message)
+        except ParserError as exc:
+            raise StreamCut(f"malformed event stream: {type(exc).__name__}") from exc
+
+    def _is_final(self, message: Any) -> bool:
+        if self.operation == "converse-stream":
+            return bool(message.headers.get(":event-type") == "metadata")
+        try:
+            chunk = json.loads(message.payload)
+            return "amazon-bedrock-invocationMetrics" in json.loads(base64.b64decode(chunk.get("bytes", "")))
+        except (ValueError, TypeError, AttributeError):
+            return False
+
+    def check(self) -> None:
+        if self.pending:
+            raise StreamCut(f"{self.pending} bytes of an unfinished event")
+        if not self.final:
+            raise StreamCut("no final event")
 
 
-def _whole_frames(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    frames = _Frames()
+def _whole_frames(chunks: Iterator[bytes], operation: str) -> Iterator[bytes]:
+    frames = _Frames(operation)
     try:
         for chunk in chunks:
             frames.feed(chunk)
             yield chunk
     except httpx.HTTPError as exc:
         raise StreamCut(f"connection failed mid-stream: {type(exc).__name__}") from exc
-    if frames.pending:
-        raise StreamCut(f"{len(frames.pending)} bytes of an unfinished event")
+    frames.check()
 
 
-async def _awhole_frames(response: httpx.Response) -> AsyncIterator[bytes]:
-    frames = _Frames()
+async def _awhole_frames(response: httpx.Response, operation: str) -> AsyncIterator[bytes]:
+    frames = _Frames(operation)
     try:
         async for chunk in response.aiter_bytes():
             frames.feed(chunk)
@@ -226,8 +272,7 @@ async def _awhole_frames(response: httpx.Response) -> AsyncIterator[bytes]:
         raise StreamCut(f"connection failed mid-stream: {type(exc).__name__}") from exc
     finally:
         await response.aclose()
-    if frames.pending:
-        raise StreamCut(f"{len(frames.pending)} bytes of an unfinished event")
+    frames.check()
 
 
 async def in_thread(chunks: Iterator[bytes], close: Callable[[], None]) -> AsyncIterator[bytes]:

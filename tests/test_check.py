@@ -16,17 +16,17 @@ import pytest
 from litellm_xacct.__main__ import SUBCOMMANDS, main
 from litellm_xacct._check import Deployment, Report, _compare_identity, check
 from litellm_xacct.testing import LocalAWS
+from tests.helpers import armed_example
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 MOTIVATING = DATA / "motivating_config.yaml"
-EXAMPLE = REPO / "example_config.yaml"
 DEPT_A = "arn:aws:iam::111111111111:role/litellm-bedrock-dept-a"
 DEPT_B = "arn:aws:iam::222222222222:role/litellm-bedrock-dept-b"
 PLATFORM = "arn:aws:iam::333333333333:role/litellm-bedrock-platform"
 UNREGISTERED = "arn:aws:iam::999999999999:role/not-in-the-stand-in"
 EXTERNAL_ID = "ext-b-123"
-SHIM = "from litellm_xacct import handler  # noqa: F401\n"
+SHIM = "from litellm_xacct import guard, handler  # noqa: F401\n"
 
 #: A clean two-department config; tests derive each mistake from it by string replacement.
 TWO_DEPTS = f"""
@@ -49,6 +49,7 @@ litellm_settings:
   custom_provider_map:
     - provider: bedrock-xacct
       custom_handler: xacct_handler.handler
+  callbacks: ["xacct_handler.guard"]
 router_settings:
   enable_tag_filtering: true
 """
@@ -78,6 +79,12 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """example_config.yaml with the proxy guard armed (see tests/helpers.py)."""
+    return armed_example(tmp_path)
+
+
 # -- the motivating report and the example ---------------------------------------------------------
 
 
@@ -85,8 +92,9 @@ def test_motivating_config_reports_both_routing_mistakes(capsys: pytest.CaptureF
     code, out, _ = run_cli(capsys, str(MOTIVATING))
     assert code == 1
     report = check(str(MOTIVATING))
-    assert rules(report) == ["cross-account-spread", "tag-filtering-misplaced", "tags-in-model-info",
-                             "tags-in-model-info"]
+    # both routing mistakes, and (since the proxy guard exists) the unarmed guard
+    assert rules(report) == ["cross-account-spread", "guard-not-armed", "tag-filtering-misplaced",
+                             "tags-in-model-info", "tags-in-model-info"]
     assert {f.field for f in report.findings_all()} >= {"model_info.tags", "litellm_settings.enable_tag_filtering"}
     assert [report.status(d) for d in report.deployments] == ["error", "error"]
     assert "move `tags: [\"dept-a\"]` into litellm_params" in " ".join(out.split())
@@ -94,27 +102,28 @@ def test_motivating_config_reports_both_routing_mistakes(capsys: pytest.CaptureF
     assert "111111111111 (#0), 222222222222 (#1)" in out
 
 
-def test_example_config_deployments(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_config_deployments(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
-    report = check(str(EXAMPLE))
+    report = check(str(example))
     assert rules(report) == []
     assert [(d.expected_account, d.tags) for d in report.deployments] == [
         ("111111111111", ["dept-a"]), ("222222222222", ["dept-b"]), ("333333333333", ["default"])]
 
 
-def test_example_config_is_clean(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_config_is_clean(example: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", EXTERNAL_ID)
-    code, out, _ = run_cli(capsys, str(EXAMPLE))
+    code, out, _ = run_cli(capsys, str(example))
     assert code == 0, out
     assert "ok: no problems found" in out
 
 
-def test_example_config_without_its_env_var_names_it(monkeypatch: pytest.MonkeyPatch,
+def test_example_config_without_its_env_var_names_it(example: Path, monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("DEPT_B_EXTERNAL_ID", raising=False)
-    code, out, _ = run_cli(capsys, str(EXAMPLE))
+    code, out, _ = run_cli(capsys, str(example))
     assert code == 1
-    report = check(str(EXAMPLE))
+    report = check(str(example))
     unset = [f for f in report.findings_all() if f.rule == "unset-env-var"]
     assert [(f.index, f.field) for f in unset] == [(1, "aws_external_id")]
     assert "DEPT_B_EXTERNAL_ID" in unset[0].message
@@ -291,8 +300,9 @@ def test_allow_client_side_credentials(tmp_path: Path, section: str, severity: s
 
 def test_provider_map_missing(tmp_path: Path) -> None:
     moved = edit("litellm_settings:\n  custom_provider_map:", "general_settings:\n  custom_provider_map:")
-    report = lint(tmp_path, moved)
-    (finding,) = report.findings
+    report = lint(tmp_path, moved.replace('  callbacks: ["xacct_handler.guard"]\n', ""))
+    (finding, guard) = report.findings
+    assert guard.rule == "guard-not-armed"
     assert (finding.rule, finding.field) == ("provider-not-registered", "litellm_settings.custom_provider_map")
     assert "general_settings.custom_provider_map" in finding.message
 
@@ -305,7 +315,8 @@ def test_provider_map_without_bedrock_xacct(tmp_path: Path) -> None:
 
 
 def test_handler_from_the_installed_package_fails_on_1_82_3(tmp_path: Path) -> None:
-    report = lint(tmp_path, edit("xacct_handler.handler", "litellm_xacct.handler"), shim=False)
+    report = lint(tmp_path, edit("xacct_handler.guard", "litellm_xacct.guard",
+                                 edit("xacct_handler.handler", "litellm_xacct.handler")), shim=False)
     (finding,) = report.findings
     assert (finding.rule, finding.severity) == ("handler-not-beside-config", "warning")
     assert "1.82.3" in finding.message and "xacct_handler.handler" in finding.message
@@ -313,8 +324,9 @@ def test_handler_from_the_installed_package_fails_on_1_82_3(tmp_path: Path) -> N
 
 def test_handler_module_that_does_not_exist(tmp_path: Path) -> None:
     report = lint(tmp_path, TWO_DEPTS, shim=False)
-    (finding,) = report.findings
+    finding, guard = report.findings
     assert (finding.rule, finding.severity) == ("handler-not-found", "error")
+    assert guard.rule == "guard-not-armed" and "no file beside the config imports guard" in guard.message
     assert str(tmp_path / "xacct_handler.py") in finding.message
     assert rules(lint(tmp_path, TWO_DEPTS, shim=True)) == []
 
@@ -322,14 +334,16 @@ def test_handler_module_that_does_not_exist(tmp_path: Path) -> None:
 def test_handler_in_a_package_directory_beside_the_config(tmp_path: Path) -> None:
     (tmp_path / "handlers").mkdir()
     (tmp_path / "handlers" / "xacct.py").write_text(SHIM, encoding="utf-8")
-    assert rules(lint(tmp_path, edit("xacct_handler.handler", "handlers.xacct.handler"), shim=False)) == []
+    config = edit("xacct_handler.guard", "handlers.xacct.guard",
+                  edit("xacct_handler.handler", "handlers.xacct.handler"))
+    assert rules(lint(tmp_path, config, shim=False)) == []
 
 
-def test_malformed_deployment_and_no_xacct_deployments(tmp_path: Path) -> None:
+def test_malformed_deployment_and_no_bedrock_deployments(tmp_path: Path) -> None:
     report = lint(tmp_path, "model_list:\n  - model_name: gpt\n  - model_name: gpt4\n    litellm_params:\n"
                             "      model: openai/gpt-4o\n")
-    assert [(f.rule, f.index) for f in report.findings] == [("malformed-deployment", 0),
-                                                             ("no-xacct-deployments", None)]
+    assert [(f.rule, f.index, f.severity) for f in report.findings] == [("malformed-deployment", 0, "info"),
+                                                                         ("no-bedrock-deployments", None, "info")]
 
 
 def test_secrets_in_the_config_are_never_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -362,15 +376,19 @@ def test_json_is_valid_sorted_and_stable(capsys: pytest.CaptureFixture[str]) -> 
     assert first == second and first[0] == 1
     doc = json.loads(first[1])
     assert first[1] == json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    assert sorted(doc) == ["config", "deployments", "findings", "live", "summary"]
-    assert doc["live"] is False and doc["summary"] == {"errors": 4, "warnings": 0}
+    assert sorted(doc) == ["config", "deployments", "findings", "live", "probed", "summary"]
+    assert doc["live"] is False and doc["summary"] == {"errors": 5, "warnings": 0, "info": 0}
     dep = doc["deployments"][0]
-    assert sorted(dep) == ["expected_account", "findings", "index", "model", "model_name", "resolved_account",
-                           "resolved_arn", "role_arn", "session_name", "status", "tags"]
+    assert sorted(dep) == ["expected_account", "findings", "identity", "index", "model", "model_name", "probe",
+                           "resolved_account", "resolved_arn", "role_arn", "route", "session_name", "source",
+                           "status", "tags"]
+    assert (dep["route"], dep["identity"], dep["probe"], dep["source"]) == ("bedrock-xacct", "111111111111", None,
+                                                                            None)
     assert (dep["role_arn"], dep["session_name"], dep["expected_account"], dep["resolved_account"]) == (
         DEPT_A, "gateway-dept-a", "111111111111", None)
     assert sorted(dep["findings"][0]) == ["field", "message", "rule", "severity"]
-    assert {f["rule"] for f in doc["findings"]} == {"cross-account-spread", "tag-filtering-misplaced"}
+    assert {f["rule"] for f in doc["findings"]} == {"cross-account-spread", "tag-filtering-misplaced",
+                                                    "guard-not-armed"}
 
 
 # -- exit status 2 --------------------------------------------------------------------------------
@@ -414,9 +432,9 @@ def live_env(local_aws: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> LocalAWS:
     return local_aws
 
 
-def test_live_reports_the_account_each_deployment_signs_in(live_env: LocalAWS,
+def test_live_reports_the_account_each_deployment_signs_in(example: Path, live_env: LocalAWS,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, str(EXAMPLE), "--live", "--sts-endpoint", live_env.sts_endpoint, "--json")
+    code, out, err = run_cli(capsys, str(example), "--live", "--sts-endpoint", live_env.sts_endpoint, "--json")
     doc = json.loads(out)
     assert doc["live"] is True
     assert [(d["expected_account"], d["resolved_account"]) for d in doc["deployments"]] == [
@@ -452,9 +470,9 @@ def test_live_skips_deployments_that_fail_static_validation(live_env: LocalAWS, 
     assert [c.params.get("RoleArn") for c in live_env.sts_calls("AssumeRole")] == [DEPT_A]
 
 
-def test_live_wrong_external_id_is_refused(live_env: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_live_wrong_external_id_is_refused(example: Path, live_env: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEPT_B_EXTERNAL_ID", "not-the-right-one")
-    report = check(str(EXAMPLE), live=True, sts_endpoint=live_env.sts_endpoint)
+    report = check(str(example), live=True, sts_endpoint=live_env.sts_endpoint)
     assert [f.rule for f in report.deployments[1].findings] == ["live-credentials"]
     assert report.deployments[0].resolved_account == "111111111111"
 
@@ -483,12 +501,12 @@ def test_python_dash_m_check_as_a_subprocess() -> None:
                             capture_output=True, text=True, timeout=120, env=_subprocess_env(), check=False)
     assert result.returncode == 1, result.stderr
     assert "cross-account-spread" in result.stdout and "tags-in-model-info" in result.stdout
-    assert result.stdout.rstrip().endswith("4 error(s), 0 warning(s)")
+    assert result.stdout.rstrip().endswith("5 error(s), 0 warning(s)")
 
 
-def test_live_subprocess_against_the_stand_in(live_env: LocalAWS) -> None:
+def test_live_subprocess_against_the_stand_in(example: Path, live_env: LocalAWS) -> None:
     env = _subprocess_env(**live_env.central_env(), DEPT_B_EXTERNAL_ID=EXTERNAL_ID)
-    result = subprocess.run([sys.executable, "-m", "litellm_xacct", "check", str(EXAMPLE), "--live",
+    result = subprocess.run([sys.executable, "-m", "litellm_xacct", "check", str(example), "--live",
                              "--sts-endpoint", live_env.sts_endpoint, "--json"],
                             cwd=REPO, capture_output=True, text=True, timeout=120, env=env, check=False)
     doc = json.loads(result.stdout)

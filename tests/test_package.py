@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,32 @@ def test_register_is_idempotent_and_keeps_other_providers() -> None:
 
 
 def test_public_names() -> None:
-    for name in litellm_xacct.__all__:
-        assert getattr(litellm_xacct, name) is not None
+    """Each public name resolves (lazily where it must) to what it is documented to be."""
+    from litellm_xacct._credentials import CredentialEngine
+    from litellm_xacct._handler import BedrockXacct
+
+    names = set(litellm_xacct.__all__)
+    errors = {n for n in names if n.endswith("Error")}
+    assert errors >= {"XacctError", "ConfigError", "CredentialError", "RoleAssumptionError", "StsUnavailableError"}
+    for name in errors:
+        assert issubclass(getattr(litellm_xacct, name), litellm_xacct.XacctError), name
+    assert litellm_xacct.CredentialEngine is CredentialEngine and litellm_xacct.BedrockXacct is BedrockXacct
+    assert isinstance(litellm_xacct.handler, BedrockXacct) and callable(litellm_xacct.register)
+    assert isinstance(litellm_xacct.guard, litellm_xacct.XacctGuard)
+    assert callable(litellm_xacct.DeploymentConfig.from_params)
+    for name in names:
+        getattr(litellm_xacct, name)  # every listed name resolves (AttributeError otherwise)
     assert litellm_xacct.PROVIDER == "bedrock-xacct"
     assert isinstance(litellm_xacct.__version__, str)
+
+
+def test_handler_and_guard_are_instances_whatever_was_imported_first() -> None:
+    # Importing litellm_xacct._handler / ._guard sets package attributes of those names; `handler` and
+    # `guard` must still be the instances, not the modules (they were, when the globals shared the names).
+    code = ("import litellm_xacct, litellm_xacct._handler, litellm_xacct._guard; litellm_xacct.XacctGuard; "
+            "from litellm_xacct import guard, handler; "
+            "print(type(guard).__name__, type(handler).__name__)")
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["XacctGuard", "BedrockXacct"]

@@ -91,7 +91,7 @@ def gateway_config() -> dict[str, Any]:
         },
         "model_info": {"base_model": "us.anthropic.claude-sonnet-4-6"},
     })
-    config["litellm_settings"]["callbacks"] = ["xacct_audit_callback.audit_log"]
+    config["litellm_settings"]["callbacks"].append("xacct_audit_callback.audit_log")  # beside the guard
     return config
 
 
@@ -242,11 +242,12 @@ def test_twenty_requests_land_in_the_departments_account(gw: Gateway, tag: str) 
     for call in calls:
         assert_signed_by(call, tag)
     assert sorted(c.operation for c in calls) == ["Converse"] * 10 + ["ConverseStream"] * 10
-    assume = gw.aws.sts_calls("AssumeRole")  # the proxy caches credentials: at most one AssumeRole
-    assert all(a.params["RoleArn"] == DEPTS[tag][0] for a in assume)
-    assert all(a.access_key_id == gw.aws.central.access_key_id for a in assume)
-    if tag == "dept-b":
-        assert all(a.params.get("ExternalId") == DEPT_B_EXTERNAL_ID for a in assume)
+    # This module's proxy is fresh and this is each department's first test: exactly one AssumeRole, then
+    # 19 requests from the cache.
+    (assume,) = gw.aws.sts_calls("AssumeRole")
+    assert assume.params["RoleArn"] == DEPTS[tag][0] and assume.status == 200
+    assert assume.access_key_id == gw.aws.central.access_key_id
+    assert assume.params.get("ExternalId") == (DEPT_B_EXTERNAL_ID if tag == "dept-b" else None)
 
 
 def test_untagged_requests_reach_only_the_default_deployment(gw: Gateway) -> None:
@@ -343,7 +344,8 @@ def test_the_attacks_from_the_facts_file(gw: Gateway, attacker: Listener) -> Non
     assert attacker.hits == []
     gw.ask("dept-a")
     assert_signed_by(gw.aws.bedrock_calls()[-1], "dept-a")
-    assert all(a.params["RoleArn"] == DEPT_A for a in gw.aws.sts_calls("AssumeRole"))
+    # dept-a's credentials are usually cached by now (no AssumeRole); none of the attacks' roles ever appears
+    assert [a.params["RoleArn"] for a in gw.aws.sts_calls("AssumeRole")] in ([], [DEPT_A])
 
 
 def _refused_quietly(exc: openai.APIStatusError, field: str, log: str) -> bool:
@@ -404,9 +406,9 @@ def test_audit_trail_in_headers_and_logging_payload(gw: Gateway, audit_path: Pat
     sent: dict[str, tuple[str, bool, Any]] = {}
     for tag in sorted(DEPTS):
         for stream in (False, True):
-            # a caller's attempt to forge the audit record is overwritten
-            _, headers = gw.ask(tag, stream=stream, metadata={
-                "spend_logs_metadata": {"xacct": {"account": CENTRAL_ACCOUNT}, "ticket": "T-1"}})
+            # the caller's own spend-log metadata is kept beside the provider's record (a forged
+            # ``xacct`` is refused by the guard: tests/test_attacks.py)
+            _, headers = gw.ask(tag, stream=stream, metadata={"spend_logs_metadata": {"ticket": "T-1"}})
             sent[headers["x-litellm-call-id"]] = (tag, stream, headers)
     records = read_audit(audit_path, set(sent))
     assert set(records) == set(sent), gw.proxy.log_tail()
@@ -435,13 +437,13 @@ def test_audit_trail_in_headers_and_logging_payload(gw: Gateway, audit_path: Pat
 
 
 def test_audit_trail_of_a_failed_role_names_no_signer(gw: Gateway, audit_path: Path) -> None:
-    exc = gw.fail("dept-c", metadata={"spend_logs_metadata": {"xacct": {"account": "111111111111"}}})
+    exc = gw.fail("dept-c", metadata={"spend_logs_metadata": {"ticket": "T-2"}})
     call_id = exc.response.headers["x-litellm-call-id"]
     assert BROKEN in str(exc.message)
     record = read_audit(audit_path, {call_id}).get(call_id)
     assert record is not None and record["outcome"] == "failure", gw.proxy.log_tail()
-    # the caller's forged signer is gone from the failure record; nothing signed, so no signer at all
-    assert "xacct" not in (record["spend_logs_metadata"] or {}), record["spend_logs_metadata"]
+    # nothing signed, so no signer at all in the failure record
+    assert record["spend_logs_metadata"] == {"ticket": "T-2"}, record["spend_logs_metadata"]
     assert BROKEN in (record["error_str"] or "")
     assert gw.aws.central.secret_access_key not in json.dumps(record)
 
@@ -450,9 +452,19 @@ def test_audit_trail_of_a_failed_role_names_no_signer(gw: Gateway, audit_path: P
 
 
 def test_builtin_demo_config_is_the_example_config() -> None:
+    """The demo reads the package's example_config.yaml: in a checkout a symlink to the top-level file (so
+    the two cannot drift), in a wheel the file setuptools copies there through package-data."""
+    import tomllib
+
     from litellm_xacct._demo import builtin_config
 
-    assert yaml.safe_load(builtin_config()) == yaml.safe_load((REPO / "example_config.yaml").read_text("utf-8"))
+    packaged = REPO / "litellm_xacct" / "example_config.yaml"
+    assert packaged.is_symlink() and packaged.resolve() == (REPO / "example_config.yaml").resolve()
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "example_config.yaml" in pyproject["tool"]["setuptools"]["package-data"]["litellm_xacct"]
+    config = yaml.safe_load(builtin_config())
+    models = [d["litellm_params"]["model"] for d in config["model_list"]]
+    assert len(models) == 3 and all(m.startswith("bedrock-xacct/") for m in models), models
 
 
 def test_demo_prints_the_table_and_exits_zero(capsys: pytest.CaptureFixture[str],

@@ -131,6 +131,7 @@ def test_three_hop_chain(aws: LocalAWS) -> None:
     who = sts(aws, creds).get_caller_identity()
     assert who["Arn"] == "arn:aws:sts::555555555555:assumed-role/hop3/hop3"
     signers = [c.access_key_id for c in aws.sts_calls("AssumeRole")]
+    assert len(signers) == 3, signers
     assert signers[0] == aws.central.access_key_id and all(k and k.startswith("ASIA") for k in signers[1:])
     reply = bedrock(aws, creds).converse(modelId=MODEL, messages=HELLO)
     assert "account 555555555555" in reply["output"]["message"]["content"][0]["text"]
@@ -377,13 +378,13 @@ def test_invoke_model_anthropic_titan_and_unknown(aws: LocalAWS) -> None:
     out = json.loads(client.invoke_model(modelId=MODEL, body=json.dumps(body))["body"].read())
     assert out["content"][0]["text"].startswith("Hello from account 111111111111")
     assert out["usage"] == {"input_tokens": 5, "output_tokens": 8} and out["stop_reason"] == "end_turn"
-    emb = json.loads(client.invoke_model(modelId="amazon.titan-embed-text-v2:0",
+    emb = json.loads(client.invoke_model(modelId="amazon.titan-embed-text-v1",
                                          body=json.dumps({"inputText": "a b c"}))["body"].read())
-    again = json.loads(client.invoke_model(modelId="amazon.titan-embed-text-v2:0",
+    again = json.loads(client.invoke_model(modelId="amazon.titan-embed-text-v1",
                                            body=json.dumps({"inputText": "a b c"}))["body"].read())
-    assert len(emb["embedding"]) == 8 and emb == again and emb["inputTextTokenCount"] == 3
+    assert len(emb["embedding"]) == 1536 and emb == again and emb["inputTextTokenCount"] == 3
     with pytest.raises(ClientError) as excinfo:
-        client.invoke_model(modelId="meta.llama3-8b-instruct-v1:0", body=json.dumps({"prompt": "hi"}))
+        client.invoke_model(modelId="acme.unknown-model-v1", body=json.dumps({"prompt": "hi"}))
     assert error_of(excinfo)[0::2] == ("ValidationException", 400)
     assert [c.operation for c in aws.bedrock_calls()] == ["InvokeModel"] * 4
 

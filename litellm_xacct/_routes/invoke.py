@@ -64,3 +64,9 @@ def _family(model: str) -> str | None:
         return None  # an opaque id: no family in it
     found = AmazonInvokeConfig.get_bedrock_invoke_provider(model)
     return str(found) if found else None
+
+
+def anthropic_family(model: str, base_model: str | None) -> bool:
+    """Whether the model (or, for an opaque ARN, its base model) is an Anthropic one on InvokeModel."""
+    return _family(model) == "anthropic" or (
+        _family(model) is None and bool(base_model) and _family(str(base_model).split("/")[-1]) == "anthropic")

@@ -8,6 +8,7 @@
 * **Bedrock runtime** -- a wire fake that verifies SigV4 the way AWS does, refuses the gateway's own
   ("central") identity with the Anthropic use-case error, records who signed each call
   (:class:`BedrockCall`) and answers deterministically with the signer's identity in the reply text.
+  :meth:`LocalAWS.deny_model` makes it refuse one account's calls for one model (no model access).
 
 Example::
 
@@ -31,7 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from types import TracebackType
 
-from ._bedrock import BedrockCall, BedrockService, default_bedrock_message
+from ._bedrock import DENIAL_STATUS, BedrockCall, BedrockService, default_bedrock_message
+from ._models import StreamFault
 from ._proxy import ProxyProcess, ProxyStartError
 from ._sts import (
     CENTRAL_ACCOUNT,
@@ -56,12 +58,41 @@ class LocalAWS:
     credentials issued by its own STS. (moto's backend state is process-global, so issued keys also exist
     in moto's global backend; that is harmless.)
 
-    Fault and delay settings are thread-safe and take effect on the next request. Faults: AWS errors
-    (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`, :attr:`bedrock_delay`), short
-    credentials (:attr:`credential_lifetime`), and connection faults (:meth:`reset_sts_connections`,
-    :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret the STS handed out.
-    Load: :meth:`throttle_sts` rate-limits STS like AWS's per-account quota; every call record carries
-    the caller's ``peer`` (``host:port``), so a benchmark can tell which process made it.
+    Fault and delay settings are thread-safe and take effect on the next request. Stream faults
+    (:meth:`cut_stream_after`, :meth:`truncate_stream_after`) shape the next streamed answers on the wire;
+    an error *before* the first event is :meth:`fail_bedrock` on a streaming call. Model families beyond
+    Anthropic/Converse/Titan v1 embeddings (Llama, Mistral, Cohere, Titan Text, Nova; Titan v2, Cohere and
+    Nova embeddings; Titan, Nova Canvas and Stability images) are answered by ``testing/_models``.
+    Faults: AWS errors (:meth:`fail_sts`, :meth:`fail_bedrock`), latency (:attr:`sts_delay`,
+    :attr:`bedrock_delay`), short credentials (:attr:`credential_lifetime`), and connection faults
+    (:meth:`reset_sts_connections`, :meth:`cut_bedrock_streams`). :meth:`issued_secrets` lists every secret
+    the STS handed out. Load: :meth:`throttle_sts` rate-limits STS like AWS's per-account quota; every
+    call record carries the caller's ``peer`` (``host:port``), so a benchmark can tell which process made it.
+
+    **What the Bedrock fake answers** (Bedrock's wire formats, checked against botocore's
+    bedrock-runtime model; every reply text names the signer), chosen deterministically by the request:
+
+    * Converse / ConverseStream: text; a ``toolUse`` block (streamed as ``contentBlockStart`` + ``toolUse``
+      input-JSON deltas) when the body has ``toolConfig`` (the tool call alone, no text, when ``toolChoice``
+      forces ``any``/a named tool, as LiteLLM's json_schema mode does); ``reasoningContent`` with
+      ``reasoningText{text,signature}`` (streamed as text and ``signature`` deltas) when
+      ``additionalModelRequestFields`` has ``thinking`` or ``reasoning_config``; ``cacheReadInputTokens=7`` /
+      ``cacheWriteInputTokens=0`` when any block has a ``cachePoint``; a guardrail ``trace`` when
+      ``guardrailConfig.trace`` is ``enabled``.
+    * InvokeModel / InvokeModelWithResponseStream, by model family (model id, else body shape for ARNs;
+      the non-Anthropic families live in ``_models``): Anthropic Messages (``thinking`` blocks with
+      ``signature`` / ``thinking_delta`` + ``signature_delta`` when the body has ``thinking: {type:
+      enabled}``; ``tool_use`` / ``input_json_delta`` with ``tools``, alone when ``tool_choice`` forces one;
+      ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` with ``cache_control``), Meta Llama,
+      Mistral, Cohere Command, Amazon Nova, Titan text; embeddings (Titan v1 1536-d, v2 honouring
+      ``dimensions``, Cohere, Nova); images (Titan / Nova Canvas, Stability SD3 / SDXL: a 1x1 PNG). Streams
+      end with Bedrock's ``amazon-bedrock-invocationMetrics``. Unknown models: 400.
+    * Markers anywhere in the request body (e.g. in the user's text): ``[xacct:throttle]`` -> HTTP 429
+      ``ThrottlingException``, ``[xacct:unavailable]`` -> 503 ``ServiceUnavailableException``,
+      ``[xacct:too-long]`` -> 400 ``ValidationException: Input is too long for requested model.`` (all
+      before any stream starts); on streaming operations only, ``[xacct:stream-throttle]`` /
+      ``[xacct:stream-error]`` -> HTTP 200, two events, then a ``:message-type exception`` frame
+      (``throttlingException`` / ``modelStreamErrorException``) that ends the stream.
     """
 
     def __init__(self, roles: Iterable[Role] = (), region: str = "us-east-1", *,
@@ -214,6 +245,29 @@ class LocalAWS:
         """
         self._bedrock.faults.set(Fault(code, status, message or default_bedrock_message(code)), count)
 
+    def cut_stream_after(self, frames: int, count: int = 1) -> None:
+        """The next ``count`` streamed answers send ``frames`` whole event frames and half of the next, then
+        drop the connection (no end of the HTTP body): a stream cut mid-way."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "cut"), count)
+
+    def truncate_stream_after(self, frames: int, count: int = 1) -> None:
+        """Like :meth:`cut_stream_after`, but the HTTP body then ends cleanly: a truncated last event."""
+        self._bedrock.stream_faults.set(StreamFault(frames, "truncate"), count)
+
+    def deny_model(self, account: str, model_id: str = "*", code: str = "AccessDeniedException",
+                   message: str | None = None, status: int | None = None) -> None:
+        """Refuse every Bedrock call signed by ``account`` for ``model_id`` (``*``: any model) with this
+        error, as Bedrock does for an account without model access, until :meth:`clear_faults`.
+
+        Real refusals: ``AccessDeniedException`` (403; access not granted, or the use-case form: pass
+        ``message="Model use case details have not been submitted for this account. ..."``),
+        ``ValidationException`` (400; model not in the region, inference profile required),
+        ``ResourceNotFoundException`` (404). Applied after signature verification: the call log names the signer.
+        """
+        fault = Fault(code, status or DENIAL_STATUS.get(code, 400), message or default_bedrock_message(code))
+        with self._bedrock._lock:
+            self._bedrock.denials[(account, model_id)] = fault
+
     def reset_sts_connections(self, count: int | None = 1) -> None:
         """Reset (TCP RST) the connection of the next ``count`` STS requests (None: until
         :meth:`clear_faults`). The request is read by nobody and not in :meth:`sts_calls`;
@@ -242,10 +296,14 @@ class LocalAWS:
         return self._identities.issued_secrets()
 
     def clear_faults(self) -> None:
-        """Remove injected failures, the STS rate limit, delays and the credential-lifetime override."""
+        """Remove injected failures and stream faults, model denials, the STS rate limit, delays and the
+        credential-lifetime override."""
+        with self._bedrock._lock:
+            self._bedrock.denials.clear()
         self._sts.faults.clear()
         self._sts.rate_limit.clear()
         self._bedrock.faults.clear()
+        self._bedrock.stream_faults.clear()
         self._sts.resets.clear()
         self._bedrock.stream_cuts.clear()
         self._sts.delay = 0.0

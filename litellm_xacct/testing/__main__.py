@@ -1,7 +1,7 @@
 """Run a :class:`~litellm_xacct.testing.LocalAWS` from the shell.
 
     python -m litellm_xacct.testing [--role ARN[=EXTERNAL_ID]]... [--roles-from-config CONFIG.yaml]
-                                    [--region REGION] [--json]
+                                    [--deny-model ACCOUNT[=MODEL_ID]]... [--region REGION] [--json]
 
 Prints one JSON line to stdout -- ``{"sts_endpoint", "bedrock_endpoint", "region", "central":
 {"aws_access_key_id", "aws_secret_access_key", "account"}}`` -- then serves until SIGTERM/SIGINT.
@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="register a role callers may assume (repeatable)")
     parser.add_argument("--roles-from-config", metavar="CONFIG.yaml",
                         help="register every role a LiteLLM proxy config assumes")
+    parser.add_argument("--deny-model", action="append", default=[], metavar="ACCOUNT[=MODEL_ID]",
+                        help="refuse ACCOUNT's Bedrock calls for MODEL_ID (default: every model) with "
+                             "AccessDeniedException, as for an account without model access (repeatable)")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--json", action="store_true", help="print only the JSON line (no stderr summary)")
     args = parser.parse_args(argv)
@@ -91,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
 
     with LocalAWS(roles=roles, region=args.region) as aws:
+        for denial in args.deny_model:
+            account, _, model_id = denial.partition("=")
+            aws.deny_model(account, model_id or "*")
         info = {
             "sts_endpoint": aws.sts_endpoint,
             "bedrock_endpoint": aws.bedrock_endpoint,

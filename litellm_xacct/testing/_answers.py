@@ -6,13 +6,13 @@ counts. :func:`model_answer` is the one entry point the HTTP server (``_bedrock`
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._eventstream import encode_event
+from . import _models
+from ._eventstream import encode_event, encode_exception
 from ._sts import Fault, Identity, IssuedCredential
 
 _Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]  # stream frames, or JSON body + headers
@@ -32,6 +32,8 @@ class _Reply:
     reasoning: bool = False
     tool_name: str | None = None
     cached: bool = False
+    guardrail: str | None = None  # guardrail id when the request asked for its trace
+    forced_tool: bool = False  # tool choice "any"/a named tool: the model answers with the tool call alone
 
     @property
     def output_tokens(self) -> int:
@@ -48,6 +50,21 @@ class _Reply:
         return [" ".join(words[:a]), " " + " ".join(words[a:b]), " " + " ".join(words[b:])]
 
 
+#: A marker anywhere in a request body (e.g. in the user's text) -> the HTTP error Bedrock answers instead.
+ERROR_MARKERS = {
+    "[xacct:throttle]": Fault("ThrottlingException", 429, "Too many requests, please wait before trying again."),
+    "[xacct:unavailable]": Fault("ServiceUnavailableException", 503, "Bedrock is unable to process your request."),
+    "[xacct:too-long]": Fault("ValidationException", 400, "Input is too long for requested model."),
+}
+#: A marker -> the exception event a *stream* ends with after its first two events (HTTP 200 already sent).
+#: Non-streaming operations answer normally.
+STREAM_ERROR_MARKERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "[xacct:stream-throttle]": ("throttlingException",
+                                {"message": "Too many requests, please wait before trying again."}),
+    "[xacct:stream-error]": ("modelStreamErrorException",
+                             {"message": "Model stream error: the model stopped responding.",
+                              "originalStatusCode": 500, "originalMessage": "Internal error"}),
+}
 REASONING_TEXT = "Thinking about who signed."
 REASONING_SIGNATURE = "sig-xacct"
 TOOL_USE_ID = "tooluse_xacct1"
@@ -84,9 +101,44 @@ def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
         account=identity.account,
         input_tokens=_words(b.get("text") for b in blocks + system),
         reasoning=isinstance(extra, dict) and ("thinking" in extra or "reasoning_config" in extra),
-        tool_name=str(specs[0].get("name", "tool")) if specs else None,
+        tool_name=_forced_name(tool_config, "toolChoice") or (str(specs[0].get("name", "tool")) if specs else None),
+        forced_tool=bool(specs) and _forced(tool_config, "toolChoice"),
         cached=any("cachePoint" in b for b in blocks + system + tools),
+        guardrail=_traced_guardrail(body.get("guardrailConfig")),
     )
+
+
+def _forced(container: Any, key: str) -> bool:
+    """Whether a Converse ``toolConfig.toolChoice`` (``{"tool": ...}`` / ``{"any": {}}``) or an Anthropic
+    ``tool_choice`` (``{"type": "tool" | "any"}``) forces a tool call."""
+    choice = container.get(key) if isinstance(container, dict) else None
+    if not isinstance(choice, dict):
+        return False
+    return "tool" in choice or "any" in choice or choice.get("type") in ("tool", "any")
+
+
+def _forced_name(container: Any, key: str) -> str | None:
+    choice = container.get(key) if isinstance(container, dict) else None
+    if not isinstance(choice, dict):
+        return None
+    named = choice.get("tool") if "tool" in choice else (choice if choice.get("type") == "tool" else None)
+    return str(named["name"]) if isinstance(named, dict) and named.get("name") else None
+
+
+def _traced_guardrail(config: Any) -> str | None:
+    if isinstance(config, dict) and config.get("trace") in ("enabled", "enabled_full"):
+        return str(config.get("guardrailIdentifier", "guardrail"))
+    return None
+
+
+def _guardrail_trace(guardrail: str) -> dict[str, Any]:
+    """A pass-through guardrail assessment (nothing blocked), shaped as botocore's GuardrailTraceAssessment."""
+    metrics = {"guardrailProcessingLatency": 1, "usage": {"topicPolicyUnits": 1, "contentPolicyUnits": 1,
+                                                          "wordPolicyUnits": 1, "sensitiveInformationPolicyUnits": 1,
+                                                          "sensitiveInformationPolicyFreeUnits": 0,
+                                                          "contextualGroundingPolicyUnits": 0}}
+    return {"guardrail": {"inputAssessment": {guardrail: {"invocationMetrics": metrics}},
+                          "outputAssessments": {guardrail: [{"invocationMetrics": metrics}]}}}
 
 
 def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
@@ -106,7 +158,8 @@ def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
         account=identity.account,
         input_tokens=_words(texts + [b.get("text") for b in blocks]),
         reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
-        tool_name=str(tools[0].get("name", "tool")) if tools else None,
+        tool_name=_forced_name(body, "tool_choice") or (str(tools[0].get("name", "tool")) if tools else None),
+        forced_tool=bool(tools) and _forced(body, "tool_choice"),
         cached=any("cache_control" in b for b in blocks + tools),
     )
 
@@ -124,16 +177,20 @@ def converse_body(reply: _Reply) -> dict[str, Any]:
     if reply.reasoning:
         content.append({"reasoningContent": {"reasoningText": {"text": REASONING_TEXT,
                                                                "signature": REASONING_SIGNATURE}}})
-    content.append({"text": reply.text})
+    if not reply.forced_tool:
+        content.append({"text": reply.text})
     if reply.tool_name:
         content.append({"toolUse": {"toolUseId": TOOL_USE_ID, "name": reply.tool_name,
                                     "input": reply.tool_input}})
-    return {
+    answer = {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": "tool_use" if reply.tool_name else "end_turn",
         "usage": _converse_usage(reply),
         "metrics": {"latencyMs": 1},
     }
+    if reply.guardrail:
+        answer["trace"] = _guardrail_trace(reply.guardrail)
+    return answer
 
 
 def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
@@ -148,11 +205,12 @@ def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
             ("contentBlockStop", {"contentBlockIndex": 0}),
         ]
         index = 1
-    events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
-               for chunk in reply.text_chunks()]
-    events.append(("contentBlockStop", {"contentBlockIndex": index}))
-    if reply.tool_name:
+    if not reply.forced_tool:
+        events += [("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": chunk}})
+                   for chunk in reply.text_chunks()]
+        events.append(("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
+    if reply.tool_name:
         partial = json.dumps(reply.tool_input)
         half = len(partial) // 2
         tool_start = {"toolUseId": TOOL_USE_ID, "name": reply.tool_name}
@@ -164,7 +222,8 @@ def converse_stream_events(reply: _Reply) -> list[tuple[str, dict[str, Any]]]:
         ]
     events += [
         ("messageStop", {"stopReason": "tool_use" if reply.tool_name else "end_turn"}),
-        ("metadata", {"usage": _converse_usage(reply), "metrics": {"latencyMs": 1}}),
+        ("metadata", {"usage": _converse_usage(reply), "metrics": {"latencyMs": 1},
+                      **({"trace": _guardrail_trace(reply.guardrail)} if reply.guardrail else {})}),
     ]
     return events
 
@@ -180,7 +239,8 @@ def anthropic_body(reply: _Reply) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.reasoning:
         content.append({"type": "thinking", "thinking": REASONING_TEXT, "signature": REASONING_SIGNATURE})
-    content.append({"type": "text", "text": reply.text})
+    if not reply.forced_tool:
+        content.append({"type": "text", "text": reply.text})
     if reply.tool_name:
         content.append({"type": "tool_use", "id": TOOL_USE_ID, "name": reply.tool_name,
                         "input": reply.tool_input})
@@ -207,13 +267,14 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
             {"type": "content_block_stop", "index": 0},
         ]
         index = 1
-    events.append({"type": "content_block_start", "index": index,
-                   "content_block": {"type": "text", "text": ""}})
-    events += [{"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": chunk}}
-               for chunk in reply.text_chunks()]
-    events.append({"type": "content_block_stop", "index": index})
-    if reply.tool_name:
+    if not reply.forced_tool:
+        events.append({"type": "content_block_start", "index": index,
+                       "content_block": {"type": "text", "text": ""}})
+        events += [{"type": "content_block_delta", "index": index,
+                    "delta": {"type": "text_delta", "text": chunk}} for chunk in reply.text_chunks()]
+        events.append({"type": "content_block_stop", "index": index})
         index += 1
+    if reply.tool_name:
         partial = json.dumps(reply.tool_input)
         half = len(partial) // 2
         events += [
@@ -236,54 +297,66 @@ def anthropic_stream_events(reply: _Reply) -> list[dict[str, Any]]:
     return events
 
 
-def titan_embedding_body(body: dict[str, Any]) -> dict[str, Any]:
+def _with_stream_error(frames: list[bytes], body_text: str) -> list[bytes]:
+    """End a stream after its first two events with the exception event a marker asks for."""
+    for marker, (exception_type, payload) in STREAM_ERROR_MARKERS.items():
+        if marker in body_text:
+            return frames[:2] + [encode_exception(exception_type, payload)]
+    return frames
+
+
+def _chunks(payloads: Iterable[dict[str, Any]]) -> list[bytes]:
+    """InvokeModelWithResponseStream frames: each payload base64-encoded in a ``chunk`` event."""
+    return [encode_event("chunk", {"bytes": base64.b64encode(json.dumps(p).encode()).decode()}) for p in payloads]
+
+
+def _invoke_answer(operation: str, model_id: str, body: dict[str, Any], identity: Identity) -> _Answer:
+    served = _models.model_answer(operation, model_id, body, identity)  # the other families: _models
+    if served is not None:
+        return served
+    name = model_id.lower()
+    if "titan-embed-text-v1" in name or (name.startswith("arn:") and set(body) == {"inputText"}):
+        if operation != "InvokeModel":
+            raise _Invalid("The model is unsupported for streaming")
+        return _titan_v1_embedding(body)
+    if "anthropic" not in name and not (name.startswith("arn:") and "anthropic_version" in body):
+        raise _Invalid("The provided model identifier is invalid.")
+    reply = _anthropic_reply(body, identity)
+    if operation == "InvokeModelWithResponseStream":
+        return _chunks(anthropic_stream_events(reply))
+    return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
+
+
+def _titan_v1_embedding(body: dict[str, Any]) -> _Answer:
+    """Titan Text Embeddings G1: always 1536 dimensions, no options."""
     text = body.get("inputText")
     if not isinstance(text, str):
         raise _Invalid("Malformed input request: required key [inputText] not found, please reformat your "
                        "input and try again.")
-    digest = hashlib.sha256(text.encode()).digest()
-    return {"embedding": [round(b / 127.5 - 1.0, 6) for b in digest[:8]],
-            "inputTextTokenCount": _words([text])}
-
-
-def _invoke_kind(model_id: str, body: dict[str, Any]) -> str | None:
-    """"anthropic" / "titan-embed" from the model id, else from the body shape (inference-profile ARNs)."""
-    if "anthropic" in model_id:
-        return "anthropic"
-    if "titan-embed" in model_id:
-        return "titan-embed"
-    if model_id.startswith("arn:"):
-        if "anthropic_version" in body:
-            return "anthropic"
-        if "inputText" in body:
-            return "titan-embed"
-    return None
+    tokens = _words([text])
+    return {"embedding": _models._vector(text, 1536), "inputTextTokenCount": tokens}, _invocation_headers(tokens, 0)
 
 
 def model_answer(operation: str, model_id: str, body: dict[str, Any] | None,
                  identity: Identity | None) -> _Answer | Fault:
-    """The 200 answer (event-stream frames, or JSON payload + extra headers), or a ValidationException."""
+    """The 200 answer (event-stream frames, or JSON payload + extra headers), or the HTTP error a marker in
+    the body selects (:data:`ERROR_MARKERS`), or a ValidationException for a malformed request."""
     assert identity is not None  # verification passed, so the signer is known
     try:
         if body is None:
             raise _Invalid("Malformed input request, please reformat your input and try again.")
+        body_text = json.dumps(body)
+        fault = next((f for marker, f in ERROR_MARKERS.items() if marker in body_text), None)
+        if fault is not None:
+            return fault
         if operation == "Converse":
             return converse_body(_converse_reply(body, identity)), {}
         if operation == "ConverseStream":
             events = converse_stream_events(_converse_reply(body, identity))
-            return [encode_event(name, payload) for name, payload in events]
-        kind = _invoke_kind(model_id, body)
-        if kind == "titan-embed" and operation == "InvokeModel":
-            result = titan_embedding_body(body)
-            return result, _invocation_headers(result["inputTextTokenCount"], 0)
-        if kind != "anthropic":
-            raise _Invalid("The provided model identifier is invalid.")
-        reply = _anthropic_reply(body, identity)
-        if operation == "InvokeModel":
-            return anthropic_body(reply), _invocation_headers(reply.input_tokens, reply.output_tokens)
-        return [encode_event("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
-                for e in anthropic_stream_events(reply)]
-    except _Invalid as invalid:
+            return _with_stream_error([encode_event(name, payload) for name, payload in events], body_text)
+        answer = _invoke_answer(operation, model_id, body, identity)
+        return _with_stream_error(answer, body_text) if isinstance(answer, list) else answer
+    except (_Invalid, _models.Invalid) as invalid:
         return Fault("ValidationException", 400, str(invalid))
 
 

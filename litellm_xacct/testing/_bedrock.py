@@ -34,6 +34,7 @@ from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
 from ._faults import Countdown, send_cut_stream
+from ._models import StreamFaults, shape
 from ._sts import (
     CENTRAL_ACCOUNT,
     Fault,
@@ -79,7 +80,11 @@ _BEDROCK_DEFAULT_MESSAGES = {
     "ModelNotReadyException": "Model is not ready for inference. Wait and try your request again.",
     "InternalServerException": "The server encountered an internal error.",
     "AccessDeniedException": "You don't have access to the model with the specified model ID.",
+    "ValidationException": "The provided model identifier is invalid.",
+    "ResourceNotFoundException": "Model not found.",
 }
+#: HTTP status Bedrock answers each model-access refusal with (deny_model's default)
+DENIAL_STATUS = {"AccessDeniedException": 403, "ValidationException": 400, "ResourceNotFoundException": 404}
 
 
 def default_bedrock_message(code: str) -> str:
@@ -320,12 +325,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_error(self, status: int, code: str, message: str) -> None:
         self._send_json(status, {"message": message}, {"x-amzn-ErrorType": code + _ERROR_TYPE_SUFFIX})
 
-    def _send_stream(self, frames: list[bytes], extra: dict[str, str]) -> None:
+    def _send_stream(self, frames: list[bytes], extra: dict[str, str], cut: bool = False) -> None:
         self._send_head(200, "application/vnd.amazon.eventstream", extra, None)
         try:
             for frame in frames:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))  # one chunk per frame
                 self.wfile.flush()
+            if cut:  # a dropped connection: no terminating chunk
+                self.close_connection = True
+                return
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -339,10 +347,12 @@ class BedrockService:
         self.identities = identities
         self.delay = 0.0
         self.faults = FaultPlan()
+        self.stream_faults = StreamFaults()  # cut / truncate streamed answers (testing/_models)
         self.stream_cuts = Countdown()  # streams cut mid-way (testing/_faults.py)
         self._port = port
         self._calls: list[BedrockCall] = []
         self._lock = threading.Lock()
+        self.denials: dict[tuple[str, str], Fault] = {}  # (account, model id or "*") -> refusal
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -382,6 +392,8 @@ class BedrockService:
         if error is None and isinstance(identity, StaticIdentity):
             error = Fault("AccessDeniedException", 403, CENTRAL_REFUSAL)  # the gateway's own account
         if error is None:
+            error = self.model_denial(identity, model_id)
+        if error is None:
             error = self.faults.take()  # after verification, so the log still names the signer
         if self.delay:
             time.sleep(self.delay)
@@ -412,10 +424,18 @@ class BedrockService:
         if isinstance(answer, list) and self.stream_cuts.take():
             send_cut_stream(handler, answer, extra, self.stream_cuts.after_frames)
         elif isinstance(answer, list):
-            handler._send_stream(answer, extra)
+            frames, cut = shape(answer, self.stream_faults.take())
+            handler._send_stream(frames, extra, cut=cut)
         else:
             payload, more = answer
             handler._send_json(200, payload, {**extra, **more})
+
+    def model_denial(self, identity: Identity | None, model_id: str) -> Fault | None:
+        """The refusal configured for this signer's account and model (``LocalAWS.deny_model``), if any."""
+        if identity is None:
+            return None
+        with self._lock:
+            return self.denials.get((identity.account, model_id)) or self.denials.get((identity.account, "*"))
 
     def _record(self, call: BedrockCall) -> None:
         with self._lock:

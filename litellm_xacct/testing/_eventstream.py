@@ -35,3 +35,11 @@ def encode_event(event_type: str, payload: Mapping[str, Any]) -> bytes:
     """An ``event`` message whose payload is ``payload`` as compact JSON, as Bedrock sends them."""
     headers = {":event-type": event_type, ":content-type": "application/json", ":message-type": "event"}
     return encode_message(headers, json.dumps(payload, separators=(",", ":")).encode())
+
+
+def encode_exception(exception_type: str, payload: Mapping[str, Any]) -> bytes:
+    """An in-stream ``exception`` message (e.g. ``throttlingException``, ``modelStreamErrorException``): how
+    Bedrock reports an error after a stream has started with HTTP 200."""
+    headers = {":exception-type": exception_type, ":content-type": "application/json",
+               ":message-type": "exception"}
+    return encode_message(headers, json.dumps(payload, separators=(",", ":")).encode())

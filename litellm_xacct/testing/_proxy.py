@@ -12,9 +12,11 @@ What it does, in order:
 
 * writes a *derived* config into a fresh temporary directory: the given YAML (path, text or mapping)
   with every ``bedrock-xacct/`` deployment's ``aws_sts_endpoint`` and ``aws_bedrock_runtime_endpoint``
-  pointed at the stand-in, and every ``bedrock-xacct`` ``custom_handler`` pointed at the shim;
-* writes the one-line shim ``xacct_handler.py`` beside it (LiteLLM 1.82.3 loads custom handlers only
-  from a file beside the config), plus any ``files`` the caller adds (e.g. a logging callback);
+  pointed at the stand-in, every ``bedrock-xacct`` ``custom_handler`` pointed at the shim, and the
+  guard armed (``callbacks: ["xacct_handler.guard"]``) unless ``arm_guard=False``;
+* writes the one-line shim ``xacct_handler.py`` beside it (LiteLLM 1.82.3 loads custom handlers and
+  callbacks only from a file beside the config; it exports ``handler`` and ``guard``), plus any
+  ``files`` the caller adds (e.g. a logging callback);
 * starts ``litellm --config <file> --host 127.0.0.1 --port <free port>`` (the ``litellm`` script next to
   ``sys.executable``) with ``LITELLM_LOCAL_MODEL_COST_MAP=True``, a fresh ``LITELLM_MASTER_KEY``, the
   stand-in's central identity, and the caller's ``env`` (used for ``os.environ/NAME`` references);
@@ -53,8 +55,9 @@ if TYPE_CHECKING:
 PROVIDER = "bedrock-xacct"
 SHIM_MODULE = "xacct_handler"
 SHIM_SOURCE = (
-    "# Loaded by `litellm --config` from beside the config file (custom_handler: xacct_handler.handler).\n"
-    "from litellm_xacct import handler  # noqa: F401\n"
+    "# Loaded by `litellm --config` from beside the config file:\n"
+    "#   custom_handler: xacct_handler.handler   and   callbacks: [\"xacct_handler.guard\"]\n"
+    "from litellm_xacct import guard, handler  # noqa: F401\n"
 )
 #: Process env that could give the proxy an identity other than the stand-in's central keys.
 _AMBIENT_AWS = (
@@ -96,9 +99,12 @@ def _load(config: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[dict[str,
     return loaded, None
 
 
-def derive_config(config: Mapping[str, Any], sts_endpoint: str, bedrock_endpoint: str) -> dict[str, Any]:
-    """``config`` with every bedrock-xacct deployment pointed at the given endpoints and every
-    bedrock-xacct custom handler pointed at the shim (``xacct_handler.handler``)."""
+def derive_config(config: Mapping[str, Any], sts_endpoint: str, bedrock_endpoint: str, *,
+                  arm_guard: bool = True) -> dict[str, Any]:
+    """``config`` with every bedrock-xacct deployment pointed at the given endpoints, every bedrock-xacct
+    custom handler pointed at the shim (``xacct_handler.handler``) and, with ``arm_guard``, the guard
+    (``xacct_handler.guard``) added to ``litellm_settings.callbacks`` unless a ``*.guard`` entry is there:
+    the provider refuses proxied requests the guard did not check."""
     derived = copy.deepcopy(dict(config))
     for deployment in derived.get("model_list") or []:
         params = (deployment or {}).get("litellm_params") or {}
@@ -110,6 +116,12 @@ def derive_config(config: Mapping[str, Any], sts_endpoint: str, bedrock_endpoint
     entries = [e for e in settings.get("custom_provider_map") or [] if (e or {}).get("provider") != PROVIDER]
     entries.append({"provider": PROVIDER, "custom_handler": f"{SHIM_MODULE}.handler"})
     settings["custom_provider_map"] = entries
+    callbacks = settings.get("callbacks") or []
+    callbacks = [callbacks] if isinstance(callbacks, str) else list(callbacks)
+    if arm_guard and not any(isinstance(c, str) and c.endswith(".guard") for c in callbacks):
+        callbacks.insert(0, f"{SHIM_MODULE}.guard")
+    if callbacks:
+        settings["callbacks"] = callbacks
     return derived
 
 
@@ -131,7 +143,9 @@ class ProxyProcess:
     derived config (e.g. a callback module the config names). ``litellm``: the ``litellm`` script to
     run (default: the one next to ``sys.executable``). ``num_workers``: passed as ``--num_workers`` (each
     worker is its own process with its own credential cache; uvicorn's worker health-check timeout is raised
-    to ``startup_timeout`` through ``TIMEOUT_WORKER_HEALTHCHECK``); ``extra_args``: more ``litellm`` CLI arguments.
+    to ``startup_timeout`` through ``TIMEOUT_WORKER_HEALTHCHECK``); ``extra_args``: more ``litellm`` CLI
+    arguments (e.g. ``["--detailed_debug"]``). ``arm_guard=False`` leaves a config without the guard as it
+    is (to test that the provider then refuses proxied requests).
     """
 
     def __init__(self, config: str | os.PathLike[str] | Mapping[str, Any], aws: LocalAWS, *,
@@ -139,7 +153,7 @@ class ProxyProcess:
                  host: str = "127.0.0.1", port: int | None = None, startup_timeout: float = 90.0,
                  stop_timeout: float = 10.0, litellm: str | os.PathLike[str] | None = None,
                  keep_dir: bool = False, num_workers: int | None = None,
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), arm_guard: bool = True) -> None:
         self._source, self._source_dir = _load(config)
         self._aws = aws
         self._env = dict(env or {})
@@ -152,6 +166,7 @@ class ProxyProcess:
         self._keep_dir = keep_dir
         self._workers = num_workers or 1
         self._cli = [*(["--num_workers", str(num_workers)] if num_workers is not None else []), *extra_args]
+        self._arm_guard = arm_guard
         self.master_key = "sk-" + secrets.token_hex(32)
         self.workdir: Path | None = None
         self.config_path: Path | None = None
@@ -205,7 +220,8 @@ class ProxyProcess:
         import yaml
 
         self.workdir = Path(tempfile.mkdtemp(prefix="litellm-xacct-proxy-"))
-        self.config = derive_config(self._source, self._aws.sts_endpoint, self._aws.bedrock_endpoint)
+        self.config = derive_config(self._source, self._aws.sts_endpoint, self._aws.bedrock_endpoint,
+                                    arm_guard=self._arm_guard)
         self.config_path = self.workdir / "config.yaml"
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False), encoding="utf-8")
         (self.workdir / f"{SHIM_MODULE}.py").write_text(SHIM_SOURCE, encoding="utf-8")
@@ -239,7 +255,8 @@ class ProxyProcess:
         if self._proc is not None:
             raise RuntimeError("ProxyProcess is already started")
         if not self._litellm.exists():
-            raise ProxyStartError(f"no litellm script at {self._litellm} (install litellm[proxy])")
+            raise ProxyStartError(f"no litellm script at {self._litellm}: install the proxy with "
+                                  'pip install "litellm-xacct[testing,proxy]"')
         self._write()
         assert self.workdir and self.config_path and self.log_path
         try:

@@ -381,7 +381,11 @@ class StsService:
 
     def start(self) -> None:
         # moto is imported here, not at module import: importing the package must stay side-effect free
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        try:
+            from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        except ImportError as exc:  # name the extra that brings moto's server (flask, werkzeug ...)
+            raise ModuleNotFoundError(f"LocalAWS needs moto's STS server, but {exc.name or exc} is not installed. "
+                                      'Install it with: pip install "litellm-xacct[testing]"', name=exc.name) from exc
 
         self._moto_app = DomainDispatcherApplication(create_backend_app)
         server_cls, handler_cls = _werkzeug_classes()

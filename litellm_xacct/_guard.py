@@ -1,0 +1,96 @@
+"""The proxy guard: refuses, before routing, requests that would take the choice of provider, deployment,
+credentials, endpoint or model away from the operator's config, or fake an outcome.
+
+Armed by ``litellm_settings.callbacks: ["xacct_handler.guard"]`` (the shim beside the config imports
+``guard`` from this package). Why a guard at all: the Router spreads a request's own LiteLLM params over
+the deployment's, so ``"custom_llm_provider": "bedrock"`` hands the request to LiteLLM's native Bedrock
+path and this package's provider never runs. Only code that runs before routing can stop that.
+
+It protects every model group of the gateway, not only ``bedrock-xacct`` ones: with the provider switched,
+a request to *any* model group reaches LiteLLM's native Bedrock path, which would sign with the gateway's
+own AWS identity (or any role it can assume): the identity every department's role trusts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from ._callerfields import (
+    GUARD_KEY,
+    GUARD_MARK,
+    REFUSED_PREFIXES,
+    ROUTED_REFUSED,
+    caller_headers,
+    is_refused,
+    refused_fields,
+)
+from ._signing import forbidden_header
+
+
+def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every ``(field, where)`` the guard refuses in the proxy's request ``data``; empty if none."""
+    proxy_request = data.get("proxy_server_request")
+    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
+    if not isinstance(body, Mapping):
+        body = data  # no copy of the caller's body: check what will be routed
+    found = refused_fields(body)
+    for key in data:
+        low = key.lower() if isinstance(key, str) else ""
+        if low in ROUTED_REFUSED or low.startswith(REFUSED_PREFIXES):
+            found.append((key, "the routed request"))
+    # 1.108.7 keeps some caller-sent keys (api_key, headers, provider_specific_header) out of the body copy
+    # and lists their names here instead.
+    hidden = proxy_request.get("credential_fields") if isinstance(proxy_request, Mapping) else None
+    for name in hidden if isinstance(hidden, (list, tuple)) else ():
+        if isinstance(name, str) and name.lower() != "headers" and is_refused(name):
+            found.append((name, "the request body"))
+    sources = [body, {k: data[k] for k in ("headers", "extra_headers") if k in data}]
+    for source in sources:
+        for where, headers in caller_headers(source):
+            found += [(f"header {name!r}", where) for name in headers
+                      if isinstance(name, str) and forbidden_header(name)]
+    for key in ("metadata", "litellm_metadata"):
+        spend = (data.get(key) or {}).get("spend_logs_metadata") if isinstance(data.get(key), Mapping) else None
+        if isinstance(spend, Mapping) and any(isinstance(k, str) and k.lower() == "xacct" for k in spend):
+            found.append(("spend_logs_metadata.xacct", f"{key} (body or x-litellm-spend-logs-metadata header)"))
+    return list(dict.fromkeys(found))
+
+
+def scrub_forged_audit(data: Mapping[str, Any]) -> None:
+    """Delete a caller's ``spend_logs_metadata.xacct`` in place, so the failure record LiteLLM logs for the
+    refused request doesn't carry it as if it were the provider's audit record."""
+    proxy_request = data.get("proxy_server_request")
+    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
+    for holder in (data, body if isinstance(body, Mapping) else {}):
+        for key in ("metadata", "litellm_metadata"):
+            meta = holder.get(key)
+            spend = meta.get("spend_logs_metadata") if isinstance(meta, Mapping) else None
+            if isinstance(spend, dict):
+                for name in [k for k in spend if isinstance(k, str) and k.lower() == "xacct"]:
+                    del spend[name]
+
+
+class XacctGuard(CustomLogger):
+    """A LiteLLM proxy callback: ``async_pre_call_hook`` refuses hostile requests with HTTP 400."""
+
+    async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict[str, Any],
+                                  call_type: Any) -> dict[str, Any]:
+        found = problems(data)
+        if found:
+            from fastapi import HTTPException
+
+            scrub_forged_audit(data)
+
+            field, where = found[0]
+            model = data.get("model")
+            raise HTTPException(status_code=400, detail={"error": (
+                f"litellm-xacct guard: model group {model!r}: {field} in {where} was refused: it would choose "
+                "the provider, deployment, credentials, endpoint or model, or fake an outcome, which only the "
+                f"operator's config may do. Nothing was sent. Fix: remove {field} from the request")})
+        proxy_request = data.get("proxy_server_request")
+        if isinstance(proxy_request, dict):
+            proxy_request[GUARD_KEY] = GUARD_MARK  # the provider refuses proxy requests without it
+        return data
