@@ -126,7 +126,8 @@ INVOKE_THROTTLED_OLD = ("native is the broken side: a 429 before an Invoke strea
                         "while iterating; xacct raises RateLimitError at the call")
 COHERE_STREAM = "the streamed Cohere Invoke body lacks the 'stream': true native sends"
 DIMENSIONS = "'dimensions' refused with UnsupportedParamsError by LiteLLM's custom-provider param gate"
-COHERE_EMBED = "Cohere embed fails before Bedrock with APIConnectionError 500"
+COHERE_EMBED = ("Cohere Embed v3: xacct sends native's body, then fails reading Bedrock's list-of-vectors answer "
+                "(response_type embeddings_floats) with APIConnectionError 500; native returns both vectors")
 IMAGE_COST = "the success callback prices xacct's image at 0.0 (native: the model's per-image price)"
 IMAGE_SIZE = "size '1024x1024' is not sent as imageGenerationConfig width/height (native sends both)"
 
