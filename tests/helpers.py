@@ -1,7 +1,9 @@
-"""Helpers shared by the check tests."""
+"""Helpers shared by the tests."""
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +24,32 @@ def armed_example(directory: Path, source: Path = REPO / "example_config.yaml") 
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     (directory / "xacct_handler.py").write_text(GUARD_SHIM, encoding="utf-8")
     return path
+
+
+class Listener:
+    """An attacker's host on another 127.0.0.1 port: records every request it receives (and answers 500)."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self) -> None:
+                hits.append(f"{self.command} {self.path}")
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = _record
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

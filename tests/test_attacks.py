@@ -12,11 +12,9 @@ same run (each department plain and stream, untagged -> default, top_k/guardrail
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import yaml
 from litellm_xacct.testing import LocalAWS, ProxyProcess
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL, PLATFORM
+from .helpers import Listener
 
 pytestmark = pytest.mark.proxy
 
@@ -69,34 +68,6 @@ class XacctAuditLog(CustomLogger):
 audit_log = XacctAuditLog()
 '''
 
-
-class Listener:
-    """The attacker's host on another 127.0.0.1 port: records every request it receives."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                hits.append(f"{self.command} {self.path}")
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = _record
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 ATTACKER = "{attacker}"  # replaced by the listener's URL in each row

@@ -11,9 +11,7 @@ Bounded (60 examples, derandomized) so it runs in CI on both releases.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ from litellm_xacct._config import AWS_FIELDS, XACCT_FIELDS
 from litellm_xacct.testing import LocalAWS, ProxyProcess
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL
+from .helpers import Listener
 
 pytestmark = pytest.mark.proxy
 
@@ -32,36 +31,8 @@ MODEL_NAME = "fuzz"
 SESSION = "gateway-fuzz"
 
 
-class Attacker:
-    """Another 127.0.0.1 port standing in for any host a body might name; counts what reaches it."""
 
-    def __init__(self) -> None:
-        self.hits = 0
-        attacker = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _hit(self) -> None:
-                attacker.hits += 1
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = _hit
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-ATTACKER = Attacker()  # module-level: hypothesis strategies below name its URL
+ATTACKER = Listener()  # module-level: hypothesis strategies below name its URL
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +136,7 @@ def assert_wire(aws: LocalAWS, bedrock_before: int, sts_before: int) -> None:
     for call in aws.sts_calls()[sts_before:]:
         assert call.action == "AssumeRole" and call.params.get("RoleArn") == DEPT_A, call
         assert call.access_key_id == aws.central.access_key_id, call
-    assert ATTACKER.hits == 0
+    assert ATTACKER.hits == []
 
 
 def assert_up(proxy: ProxyProcess) -> None:

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from litellm_xacct._config import AWS_FIELDS
 from litellm_xacct.testing import CENTRAL_ACCOUNT, LocalAWS, ProxyProcess
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID
+from .helpers import Listener
 
 pytestmark = pytest.mark.proxy
 
@@ -171,34 +171,6 @@ def _fake_response(status: int) -> Any:
 
     return httpx.Response(status, request=httpx.Request("POST", "http://127.0.0.1/v1/chat/completions"))
 
-
-class Listener:
-    """An 'attacker' host on another 127.0.0.1 port: records every request it receives."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        hits = self.hits
-
-        class Handler(BaseHTTPRequestHandler):
-            def _record(self) -> None:
-                hits.append(f"{self.command} {self.path}")
-                self.send_response(500)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_GET = do_POST = do_PUT = _record
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="module")
