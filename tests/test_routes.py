@@ -71,9 +71,9 @@ def cost_log() -> Iterator[RouteCostLog]:
     _COST_LOG.payloads.clear()
 
 
-def complete(model: str, *, stream: bool, sync: bool, **kwargs: Any) -> tuple[str, Any]:
+def complete(model: str, *, stream: bool, sync: bool, prefix: str = "bedrock-xacct", **kwargs: Any) -> tuple[str, Any]:
     """One chat call; returns (text, response or list of chunks)."""
-    kwargs = {"model": f"bedrock-xacct/{model}", "messages": MESSAGES, "stream": stream, **kwargs}
+    kwargs = {"model": f"{prefix}/{model}", "messages": MESSAGES, "stream": stream, **kwargs}
     if sync:
         result = litellm.completion(**kwargs)
         if not stream:
@@ -308,21 +308,7 @@ def _wait_for(condition: Any, attempts: int = 200) -> None:
 
 def native(model: str, *, stream: bool, sync: bool, **kwargs: Any) -> tuple[str, Any]:
     """The same call through native ``bedrock/`` (same role, same stand-in): the reference to match."""
-    kwargs = {"model": f"bedrock/{model}", "messages": MESSAGES, "stream": stream, **kwargs}
-    if sync:
-        result = litellm.completion(**kwargs)
-        if not stream:
-            return result.choices[0].message.content or "", result
-        chunks = list(result)
-    else:
-        async def run() -> Any:
-            result = await litellm.acompletion(**kwargs)
-            return result if not stream else [c async for c in result]
-        result = asyncio.run(run())
-        if not stream:
-            return result.choices[0].message.content or "", result
-        chunks = result
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks
+    return complete(model, stream=stream, sync=sync, prefix="bedrock", **kwargs)
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from litellm.llms.bedrock.common_utils import get_bedrock_chat_config
 
 from .. import _compat
 from .._config import DeploymentConfig
 from .._errors import ConfigError
+from ._base import LiteChatRoute
 
 
-class InvokeRoute:
+class InvokeRoute(LiteChatRoute):
     def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
         self.config = config
         family_model = config.model
@@ -34,24 +34,8 @@ class InvokeRoute:
                               "set model_info.base_model to the model behind this inference profile")
         self.lite = get_bedrock_chat_config(self.lite_model)
 
-    def supported(self) -> list[str]:
-        return list(self.lite.get_supported_openai_params(self.lite_model))
-
     def operation(self, stream: bool) -> str:
         return "invoke-with-response-stream" if stream else "invoke"
-
-    def body(self, messages: list[Any], params: dict[str, Any], litellm_params: dict[str, Any],
-             headers: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.lite.transform_request(model=self.lite_model, messages=messages,
-                                                optional_params=dict(params), litellm_params=dict(litellm_params),
-                                                headers=headers))
-
-    def parse(self, response: httpx.Response, kw: dict[str, Any], body: dict[str, Any],
-              params: dict[str, Any]) -> Any:
-        return self.lite.transform_response(
-            model=self.lite_model, raw_response=response, model_response=kw["model_response"],
-            logging_obj=kw["logging_obj"], request_data=body, messages=kw["messages"], optional_params=params,
-            litellm_params=kw.get("litellm_params") or {}, encoding=kw.get("encoding"))
 
     def decoder(self, params: dict[str, Any], *, sync: bool) -> Any:
         return _compat.stream_decoder(self.family, self.lite_model, bool(params.get("json_mode")), sync=sync)
