@@ -38,19 +38,6 @@ def local_aws(aws: LocalAWS, monkeypatch: pytest.MonkeyPatch) -> LocalAWS:
     return aws
 
 
-@pytest.fixture
-def engine(local_aws: LocalAWS) -> Iterator[Any]:
-    """A fresh credential engine behind a freshly registered bedrock-xacct handler (closed afterwards).
-    Imported here, not at the top: LiteLLM is imported by the tests that need it, not by every test."""
-    import litellm_xacct
-    from litellm_xacct import BedrockXacct, CredentialEngine
-
-    eng = CredentialEngine()
-    litellm_xacct.register(BedrockXacct(engine=eng))
-    yield eng
-    eng.close()
-
-
 def deployment(aws: LocalAWS, role: str | None = DEPT_A, **extra: Any) -> dict[str, Any]:
     """litellm_params for a bedrock-xacct deployment pointed at the stand-in."""
     params: dict[str, Any] = {

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import litellm
 import pytest
 
-from litellm_xacct import CredentialEngine
+import litellm_xacct
+from litellm_xacct import BedrockXacct, CredentialEngine
 from litellm_xacct.testing import CENTRAL_ACCOUNT, LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL, deployment
 
 MESSAGES = [{"role": "user", "content": "who signed this request?"}]
 
+
+@pytest.fixture
+def engine(local_aws: LocalAWS) -> Iterator[CredentialEngine]:
+    eng = CredentialEngine()
+    litellm_xacct.register(BedrockXacct(engine=eng))
+    yield eng
+    eng.close()
 
 
 def call(stream: bool, sync: bool, **params: Any) -> tuple[str, Any]:

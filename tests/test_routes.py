@@ -11,7 +11,8 @@ import litellm
 import pytest
 from litellm.integrations.custom_logger import CustomLogger
 
-from litellm_xacct import CredentialEngine
+import litellm_xacct
+from litellm_xacct import BedrockXacct, CredentialEngine
 from litellm_xacct.testing import LocalAWS
 from litellm_xacct.testing._answers import REASONING_SIGNATURE, REASONING_TEXT
 
@@ -33,6 +34,13 @@ MID_STREAM_ERRORS = (litellm.APIConnectionError, getattr(litellm.exceptions, "Mi
 TOOLS = [{"type": "function", "function": {"name": "lookup_account", "description": "d",
                                            "parameters": {"type": "object", "properties": {}}}}]
 
+
+@pytest.fixture
+def engine(local_aws: LocalAWS) -> Iterator[CredentialEngine]:
+    eng = CredentialEngine()
+    litellm_xacct.register(BedrockXacct(engine=eng))
+    yield eng
+    eng.close()
 
 
 # Named apart from test_parity.CostLog: LiteLLM keeps one callback per class name, so a second class of the

@@ -4,13 +4,14 @@ the guard's refused list read from LiteLLM's own param lists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import litellm
 import pytest
 
 import litellm_xacct
-from litellm_xacct import ConfigError, CredentialEngine, DeploymentConfig
+from litellm_xacct import BedrockXacct, ConfigError, CredentialEngine, DeploymentConfig
 from litellm_xacct._callerfields import ALLOWED, is_refused, refused_fields, refused_names
 from litellm_xacct._guard import problems
 from litellm_xacct._isolation import check, violation
@@ -21,6 +22,13 @@ from .conftest import DEPT_A, MODEL, deployment
 
 MESSAGES = [{"role": "user", "content": "who signed this request?"}]
 HOP = "arn:aws:iam::444444444444:role/web-identity-hop"
+
+@pytest.fixture
+def engine(local_aws: LocalAWS) -> Iterator[CredentialEngine]:
+    eng = CredentialEngine()
+    litellm_xacct.register(BedrockXacct(engine=eng))
+    yield eng
+    eng.close()
 
 
 # -- department isolation: the decision table ---------------------------------------------------------------
