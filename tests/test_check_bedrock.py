@@ -429,7 +429,8 @@ def test_public_spread_names_the_gateway_identity_and_the_capacity_account() -> 
 
 
 def test_stand_in_command_line_denies_model_access(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m litellm_xacct.testing --deny-model` (the README's --probe demo) refuses that account's calls."""
+    """`python -m litellm_xacct.testing --deny-model` (the --probe example in docs/check-and-migrate.md)
+    refuses that account's calls."""
     import os
     import subprocess
     import sys

@@ -1,6 +1,6 @@
 """Faults through a real ``litellm --config`` proxy: STS (throttling, 5xx, latency, connection resets) while
 credentials are cold and while they are being refreshed, and Bedrock (429, 5xx, read timeout, a stream cut
-mid-way). Each case asserts the documented outcome (README "Failure behaviour"), that nothing was signed by
+mid-way). Each case asserts the documented outcome (docs/caching.md "Failure behaviour"), that nothing was signed by
 a wrong identity (the stand-in's logs), that a cut stream is never presented as complete, and that the
 gateway serves a normal request afterwards.
 

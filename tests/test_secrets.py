@@ -9,9 +9,9 @@ header and spend-log payload is searched for every secret in play: the gateway's
 secret key and session token the stand-in's STS issued, and the web identity token.
 
 Asserted: 0 occurrences attributable to this package (its log lines, its error messages, its headers, its
-audit record). LiteLLM's own occurrences are collected and printed (README "Secrets in logs" lists them
+audit record). LiteLLM's own occurrences are collected and printed (docs/security.md "Secrets in logs" lists them
 with the way to avoid each); they are asserted to come only from the inline-keys deployment, the one
-configuration the README tells operators not to use.
+configuration docs/security.md tells operators not to use.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def scan_config(aws: LocalAWS, token_file: Path) -> dict[str, Any]:
                     aws_web_identity_token=str(token_file)),
         _deployment("cold", aws_role_name=HOPS[2], aws_session_name="gateway-cold"),
         _deployment("region-off", aws_role_name=HOPS[2], aws_session_name="gateway-region-off"),
-        # What the README says not to do: source keys inline. LiteLLM itself prints them (listed there).
+        # What docs/security.md says not to do: source keys inline. LiteLLM itself prints them (listed there).
         _deployment("inline", aws_role_name=HOPS[0], aws_session_name="gateway-inline",
                     aws_access_key_id=aws.central.access_key_id,
                     aws_secret_access_key=aws.central.secret_access_key),
@@ -232,7 +232,7 @@ def test_this_package_prints_no_secret(scan: dict[str, Any]) -> None:
 
 
 def test_litellm_side_occurrences_are_only_secrets_written_into_deployment_params(scan: dict[str, Any]) -> None:
-    """What LiteLLM itself prints (listed in the README): on 1.82.3 its DEBUG lines print deployments'
+    """What LiteLLM itself prints (listed in docs/security.md): on 1.82.3 its DEBUG lines print deployments'
     litellm_params, inline or resolved from os.environ/. Issued credentials and a token kept in a file
     (the package reads it; the config holds only the path) never appear."""
     secrets = scan["secrets"]
