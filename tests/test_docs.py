@@ -287,6 +287,15 @@ def test_readme_states_the_supported_releases_as_pyproject_does() -> None:
     assert f"`litellm{spec[1]}`" in read(ROOT / "README.md")
 
 
+def test_readme_install_table_names_the_user_extras() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    extras = set(tomllib.loads(read(ROOT / "pyproject.toml"))["project"]["optional-dependencies"]) - {"dev"}
+    rows = table_rows(read(ROOT / "README.md"), "| Install | For |")
+    named = {m for cells in rows for m in re.findall(r"litellm-xacct\[(\w+)\]", cells[0])}
+    assert len(rows) == len(extras) + 1 and named == extras
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
     assert "make test   #" in read(ROOT / "README.md")
     assert re.search(r"(?m)^make test$", read(ROOT / ".ci" / "run"))
