@@ -240,6 +240,23 @@ def test_embedded_tables_equal_their_result_files() -> None:
         assert render.render(read(page), files) == read(page), page.name
 
 
+def test_prose_under_a_table_reads_the_run_the_table_shows() -> None:
+    """A page's reading of a table quotes its figures: every date in the text after a results block (up to
+    the next block or heading) must be in that result file's header, so a new run makes the old reading fail
+    here instead of standing beside the new table."""
+    render = _render_docs()
+    files, checked = render.results(), 0
+    for page in render.pages():
+        text = read(page)
+        for m in render.BLOCK.finditer(text):
+            after = re.split(r"<!-- results:|^#", text[m.end():], maxsplit=1, flags=re.M)[0]
+            header = files[m["name"]].splitlines()[0]
+            for date in re.findall(r"\b20\d\d-\d\d-\d\d\b", after):
+                assert date in header, f"{page.name}: the text after results:{m['name']} reads a run of {date}"
+                checked += 1
+    assert checked >= 4
+
+
 # -- links, releases, commands ------------------------------------------------------------------------------------
 
 
