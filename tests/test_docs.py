@@ -23,7 +23,7 @@ import litellm_xacct._check as check_package
 from litellm_xacct import ConfigError, CredentialEngine, DeploymentConfig
 from litellm_xacct.__main__ import build_parser
 from litellm_xacct._check import check
-from litellm_xacct._config import AWS_FIELDS, XACCT_FIELDS
+from litellm_xacct._config import AWS_FIELDS, DEFAULT_SESSION_NAME, XACCT_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -105,6 +105,38 @@ def test_fields_marked_refused_are_refused_and_required_ones_required() -> None:
         DeploymentConfig.from_params({}, deployment="d", model="anthropic.claude-x")
     assert caught.value.field == "aws_region_name"
     DeploymentConfig.from_params(_minimal(), deployment="d", model="anthropic.claude-x")  # and the rest optional
+
+
+ROLE = "arn:aws:iam::111111111111:role/dept-a"
+
+
+def _accepted(**fields: object) -> bool:
+    try:
+        DeploymentConfig.from_params(_minimal(aws_role_name=ROLE, **fields), deployment="d", model="anthropic.claude-x")
+    except ConfigError as exc:
+        assert exc.field in fields
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", ["aws_session_name", "aws_external_id", "xacct_duration_seconds"])
+def test_quoted_bounds_are_the_parsers(name: str) -> None:
+    bounds = re.search(r"\b(\d+)-(\d+)\b", _documented_fields()[name][3])
+    assert bounds is not None, f"{name}: no range quoted"
+    low, high = int(bounds[1]), int(bounds[2])
+    value = (lambda n: n) if name == "xacct_duration_seconds" else (lambda n: "a" * n)
+    assert [_accepted(**{name: value(n)}) for n in (low - 1, low, high, high + 1)] == [False, True, True, False]
+
+
+def test_quoted_defaults_are_the_parsers() -> None:
+    fields = _documented_fields()
+    config = DeploymentConfig.from_params(_minimal(aws_role_name=ROLE), deployment="d", model="anthropic.claude-x")
+    assert fields["aws_session_name"][2] == f"`{DEFAULT_SESSION_NAME}`" == f"`{config.chain[-1].session_name}`"
+    region = "us-east-1"
+    assert fields["aws_bedrock_runtime_endpoint"][2].replace("<region>", region) == f"`{config.runtime_url}`"
+    assert fields["aws_sts_endpoint"][2].replace("<region>", region) == f"`{config.sts_url}`"
+    assert not _accepted(aws_bedrock_runtime_endpoint="http://bedrock.example.com")  # "https, or http to loopback"
+    assert _accepted(aws_bedrock_runtime_endpoint="http://127.0.0.1:9")
 
 
 def test_caching_page_quotes_the_engine_defaults() -> None:
