@@ -75,30 +75,76 @@ def _digest(*parts: object) -> str:
 
 
 @dataclass(frozen=True)
-class SourceIdentity:
-    """Where the first credentials come from: explicit keys, a profile, a web identity token, or
-    botocore's default chain (env, container credentials, IRSA, instance profile)."""
+class StaticKeys:
+    """Explicit keys from the deployment: ``aws_access_key_id``, ``aws_secret_access_key`` and, for
+    temporary keys, ``aws_session_token``."""
 
-    kind: Literal["static", "profile", "web_identity", "default"]
-    access_key_id: str | None = field(default=None, repr=False)
-    secret_access_key: str | None = field(default=None, repr=False)
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
-    profile: str | None = None
-    web_identity_token: str | None = field(default=None, repr=False)
-    web_identity_token_file: str | None = None
 
     def describe(self) -> str:
         """A secret-free description, e.g. ``static keys AKIA...WXYZ``."""
-        if self.kind == "static":
-            akid = self.access_key_id or ""
-            return f"static keys {akid[:4]}...{akid[-4:]}"
-        if self.kind == "profile":
-            return f"profile {self.profile!r}"
-        if self.kind == "web_identity":
-            return f"web identity token file {self.web_identity_token_file}" if (
-                self.web_identity_token_file
-            ) else "web identity token (inline)"
+        return f"static keys {self.access_key_id[:4]}...{self.access_key_id[-4:]}"
+
+    def identity_parts(self) -> tuple[object, ...]:
+        return (self.access_key_id, self.secret_access_key, self.session_token)
+
+    @property
+    def is_session(self) -> bool:
+        """Temporary keys: a role assumed with them is a role-chained session (AWS caps it at one hour)."""
+        return self.session_token is not None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named profile of the gateway's AWS config files (``aws_profile_name``), resolved by botocore."""
+
+    name: str
+
+    def describe(self) -> str:
+        return f"profile {self.name!r}"
+
+    def identity_parts(self) -> tuple[object, ...]:
+        return (self.name,)
+
+    is_session = False
+
+
+@dataclass(frozen=True)
+class WebIdentity:
+    """An OIDC token (``aws_web_identity_token``), inline or as a file path re-read on every refresh; the
+    first role is assumed with AssumeRoleWithWebIdentity."""
+
+    token: str | None = field(default=None, repr=False)
+    token_file: str | None = None
+
+    def describe(self) -> str:
+        return f"web identity token file {self.token_file}" if self.token_file else "web identity token (inline)"
+
+    def identity_parts(self) -> tuple[object, ...]:
+        return (self.token, self.token_file)
+
+    is_session = False
+
+
+@dataclass(frozen=True)
+class DefaultChain:
+    """botocore's default chain: env, container credentials, IRSA, instance profile (the gateway's own identity)."""
+
+    def describe(self) -> str:
         return "botocore default chain"
+
+    def identity_parts(self) -> tuple[object, ...]:
+        return ()
+
+    is_session = False
+
+
+#: Where the first credentials come from. Adding a source: a frozen type here (``describe``,
+#: ``identity_parts``, ``is_session``), its branch in ``_Parser.source`` and one fetcher line in
+#: ``_credentials/fetchers.SOURCES``.
+SourceIdentity = StaticKeys | Profile | WebIdentity | DefaultChain
 
 
 @dataclass(frozen=True)
@@ -156,10 +202,7 @@ class DeploymentConfig:
         differ in any identity field never share credentials.
         """
         src = self.source
-        parts: list[object] = [
-            src.kind, src.access_key_id, src.secret_access_key, src.session_token, src.profile,
-            src.web_identity_token, src.web_identity_token_file,
-        ]
+        parts: list[object] = [type(src).__name__, *src.identity_parts()]
         if depth:
             parts += [self.sts_endpoint, self.sts_region, [h.__dict__ for h in self.chain[:depth]]]
             if depth == len(self.chain):
@@ -327,7 +370,7 @@ class _Parser:
         chain = self.chain()
         options = self.options(chained=len(chain) > 1)
         source = self.source(has_role=bool(chain))
-        if source.kind == "web_identity":
+        if isinstance(source, WebIdentity):
             self.web_identity_first_hop(chain, options)
         return DeploymentConfig(
             deployment=self.deployment, model=model_id, route=route, region=region,
@@ -347,11 +390,10 @@ class _Parser:
             raise self.fail("aws_session_token", "is set without aws_access_key_id/aws_secret_access_key",
                             "set the key pair too, or remove aws_session_token")
         if akid is not None:
-            return SourceIdentity("static", access_key_id=akid, secret_access_key=str(secret),
-                                  session_token=None if token is None else str(token))
+            return StaticKeys(akid, str(secret), None if token is None else str(token))
         profile = self.text("aws_profile_name", max_len=128)
         if profile is not None:
-            return SourceIdentity("profile", profile=profile)
+            return Profile(profile)
         web = self.get("aws_web_identity_token")
         if web is not None:
             if not has_role:
@@ -362,9 +404,9 @@ class _Parser:
                 if not os.path.isfile(web):
                     raise self.fail("aws_web_identity_token", f"names token file {web!r}, which does not exist",
                                     "mount the token file, or give the token itself")
-                return SourceIdentity("web_identity", web_identity_token_file=web)
-            return SourceIdentity("web_identity", web_identity_token=web)
-        return SourceIdentity("default")
+                return WebIdentity(token_file=web)
+            return WebIdentity(token=web)
+        return DefaultChain()
 
     def web_identity_first_hop(self, chain: tuple[RoleHop, ...], options: AssumeRoleOptions) -> None:
         """AssumeRoleWithWebIdentity takes no ExternalId, SourceIdentity or session tags: a first hop that
