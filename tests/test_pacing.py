@@ -178,3 +178,34 @@ def test_separate_budgets_per_sts_endpoint(local_aws: LocalAWS) -> None:
     finally:
         engine.close()
     assert sorted(b["sts_url"] for b in engine.pacing_state()) == sorted([local_aws.sts_endpoint, other])
+
+
+# -- pre-warm in a real proxy ----------------------------------------------------------------------------
+PREWARM_SHIM = (
+    "from litellm_xacct import guard, handler, prewarm_proxy  # noqa: F401\n"
+    "prewarm_proxy()  # opt-in: warm every bedrock-xacct deployment once the router is built\n"
+)
+
+
+@pytest.mark.proxy
+def test_prewarm_in_the_proxy_warms_every_deployment_before_its_first_request(aws: LocalAWS) -> None:
+    from litellm_xacct.testing import ProxyProcess
+
+    from .conftest import DEPT_A
+
+    aws.reset()
+    names = [f"warm-{i}" for i in range(6)]
+    model_list = [{"model_name": name, "litellm_params": {
+        "model": f"bedrock-xacct/{MODEL}", "aws_region_name": "us-east-1", "aws_role_name": DEPT_A,
+        "aws_session_name": f"prewarm-{name}"}, "model_info": {"base_model": MODEL}} for name in names]
+    with ProxyProcess({"model_list": model_list}, aws, files={"xacct_handler.py": PREWARM_SHIM}) as proxy:
+        deadline = time.monotonic() + 120
+        while len(session_order(aws, "prewarm-warm-")) < len(names) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(session_order(aws, "prewarm-warm-")) == list(range(len(names))), proxy.log_tail()
+        before = len(aws.sts_calls("AssumeRole"))
+        client = proxy.openai_client(timeout=60.0)
+        for name in names:
+            reply = client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+            assert "111111111111" in (reply.choices[0].message.content or "")
+        assert len(aws.sts_calls("AssumeRole")) == before  # every first request found its credentials warm

@@ -172,6 +172,18 @@ class CredentialEngine:
     def _wait(self, seconds: float) -> None:
         self._stop.wait(seconds)  # the default wait: close() ends it early
 
+    def stopped(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._stop.is_set()
+
+    def sleep_real(self, seconds: float) -> None:
+        """Wait in real time; :meth:`close` cuts it short (polling loops of engine threads)."""
+        self._stop.wait(seconds)
+
+    def start_thread(self, target: Callable[[], None], role: str) -> None:
+        """Run ``target`` in a daemon thread named ``<engine name>:<role>`` that :meth:`close` joins."""
+        self._thread(target, role)
+
     def _thread(self, target: Callable[[], None], role: str) -> None:
         thread = threading.Thread(target=target, daemon=True, name=f"{self.name}:{role}")
         self._extra = [t for t in self._extra if t.is_alive()] + [thread]
