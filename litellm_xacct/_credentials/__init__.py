@@ -82,7 +82,7 @@ class CredentialEngine:
                        cold_retry=cold_retry, sessions=BotocoreSessions(), stats=self.stats,
                        closed=self._stop.is_set)
         self._cache = RefreshingCache(self.name, env, max_entries=max_entries, idle_timeout=idle_timeout,
-                                      background=background, stop=self._stop)
+                                      background=background)
         self._fetchers: OrderedDict[tuple[str, str], Fetcher] = OrderedDict()
         self._fetchers_lock = threading.Lock()
         self._extra: list[threading.Thread] = []  # warm-up and pre-warm threads
@@ -139,7 +139,11 @@ class CredentialEngine:
         ``code="EngineClosed"``; cached leases are still served."""
         self._stop.set()  # cuts short any backoff or budget wait
         self.budgets.close()
-        self._cache.close(time.monotonic() + timeout, lambda: list(self._extra))
+        deadline = time.monotonic() + timeout
+        self._cache.close(deadline)
+        for thread in list(self._extra):
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     def threads(self) -> list[threading.Thread]:
         """The live threads this engine started (for shutdown checks)."""

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import logging
 import math
-import queue
 import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import Future
 
 from .. import _metrics
@@ -32,6 +28,7 @@ from .._errors import CredentialError
 from .fetchers import FetchContext, FetchEnv, Fetcher
 from .lease import Lease
 from .pacing import BACKGROUND, COLD, Ticket
+from .threads import Scheduler, Spawner
 
 log = logging.getLogger("litellm_xacct")
 
@@ -59,22 +56,15 @@ class RefreshingCache:
     """Leases by fetcher key. ``env`` carries the injected clock, sleep and clients; threads are named
     ``<name>:<role>`` (spawner, scheduler, refresh) and :meth:`close` joins them."""
 
-    def __init__(self, name: str, env: FetchEnv, *, max_entries: int, idle_timeout: float, background: bool,
-                 stop: threading.Event) -> None:
+    def __init__(self, name: str, env: FetchEnv, *, max_entries: int, idle_timeout: float,
+                 background: bool) -> None:
         self.name, self.env, self.clock = name, env, env.clock
         self.max_entries, self.idle_timeout, self.background = max_entries, idle_timeout, background
         self.stats = env.stats
-        self._stop = stop
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._due: list[tuple[float, int, Fetcher, Lease]] = []
-        self._seq = itertools.count()  # heap tiebreaker: fetchers and leases don't order
-        self._due_cv = threading.Condition(self._lock)
-        self._scheduler: threading.Thread | None = None
-        self._spawner: threading.Thread | None = None
-        self._spawn_queue: queue.SimpleQueue[tuple[_Entry, Fetcher, Future[Lease]] | None] = queue.SimpleQueue()
-        self._workers: set[threading.Thread] = set()  # refresh threads still running
-        self.closed = False
+        self._spawner = Spawner(name)
+        self._scheduler = Scheduler(name, env.clock, self.refresh_due, enabled=background)
 
     # -- lookup ----------------------------------------------------------------------------------
     def entry(self, key: str) -> _Entry:
@@ -160,40 +150,12 @@ class RefreshingCache:
             fut: Future[Lease] = Future()
             fut.set_running_or_notify_cancel()  # shared: one waiter's cancellation must not cancel it for all
             entry.pending, entry.ticket = fut, Ticket(priority)
-        # Thread.start() blocks until the new thread runs, and that thread then holds the GIL: hand
-        # the start to a spawner thread so an event-loop caller returns at once.
-        with self._lock:
-            closed = self.closed
-            if self._spawner is None and not closed:
-                self._spawner = threading.Thread(target=self._run_spawner, daemon=True, name=f"{self.name}:spawner")
-                self._spawner.start()
-        if closed:
+        if not self._spawner.submit(lambda: self._refresh(entry, fetcher, fut)):
             with entry.lock:
-                entry.pending = None
+                entry.pending = entry.ticket = None
             fut.set_exception(CredentialError(fetcher.deployment, "the credential engine is closed (the gateway "
                                               "is shutting down)", code="EngineClosed"))
-            return fut
-        self._spawn_queue.put((entry, fetcher, fut))
         return fut
-
-    def _run_spawner(self) -> None:
-        # A fresh thread per refresh (refreshes are rare): a bounded pool could deadlock when a
-        # chain hop waits on the hop below it.
-        while True:
-            args = self._spawn_queue.get()
-            if args is None:  # close()
-                return
-            thread = threading.Thread(target=self._run_worker, args=args, daemon=True, name=f"{self.name}:refresh")
-            with self._lock:
-                self._workers.add(thread)
-            thread.start()
-
-    def _run_worker(self, entry: _Entry, fetcher: Fetcher, fut: Future[Lease]) -> None:
-        try:
-            self._refresh(entry, fetcher, fut)
-        finally:
-            with self._lock:
-                self._workers.discard(threading.current_thread())
 
     def _refresh(self, entry: _Entry, fetcher: Fetcher, fut: Future[Lease]) -> None:
         current, ticket = entry.lease, entry.ticket
@@ -247,37 +209,15 @@ class RefreshingCache:
             )
 
     def _schedule(self, fetcher: Fetcher, lease: Lease, at: float) -> None:
-        if math.isinf(lease.expiry):
-            return
-        with self._lock:
-            heapq.heappush(self._due, (at, next(self._seq), fetcher, lease))
-            self._due_cv.notify_all()
-            if self.background and self._scheduler is None and not self.closed:
-                self._scheduler = threading.Thread(target=self._run_scheduler, daemon=True,
-                                                   name=f"{self.name}:scheduler")
-                self._scheduler.start()
-
-    def _run_scheduler(self) -> None:
-        while True:
-            with self._lock:
-                if self.closed:
-                    return
-                wait = (self._due[0][0] - self.clock()) if self._due else 60.0
-                if wait > 0:
-                    self._due_cv.wait(timeout=min(wait, 60.0))
-                    continue
-            self.refresh_due()
+        if not math.isinf(lease.expiry):
+            self._scheduler.push(at, (fetcher, lease))
 
     def refresh_due(self) -> int:
         """Start background refreshes for active identities entering their advisory window (or due for a
         retry). Returns how many were started."""
         now = self.clock()
         started = 0
-        with self._lock:
-            ready = []
-            while self._due and self._due[0][0] <= now:
-                ready.append(heapq.heappop(self._due))
-        for _, _, fetcher, lease in ready:
+        for fetcher, lease in self._scheduler.pop_due(now):
             with self._lock:
                 entry = self._entries.get(fetcher.key)
             if entry is None or entry.lease is not lease or now < entry.retry_at:
@@ -304,24 +244,14 @@ class RefreshingCache:
                 with contextlib.suppress(CredentialError, TimeoutError):
                     fut.result(timeout=max(0.0, deadline - time.monotonic()))
 
-    def close(self, deadline: float, also: Callable[[], list[threading.Thread]]) -> None:
-        """Stop the scheduler and spawner, then join every refresh worker (and ``also``) until ``deadline``."""
-        with self._lock:
-            self.closed = True
-            self._due_cv.notify_all()
-            spawner, scheduler = self._spawner, self._scheduler
-        if spawner is not None:
-            self._spawn_queue.put(None)
-        for thread in (spawner, scheduler, *also()):
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(max(0.0, deadline - time.monotonic()))
-        while True:
-            with self._lock:
-                workers = [t for t in self._workers if t is not threading.current_thread()]
-            if not workers or time.monotonic() >= deadline:
-                return
-            for thread in workers:
-                thread.join(max(0.0, deadline - time.monotonic()))
+    def close(self, deadline: float) -> None:
+        """Stop the scheduler and spawner and join every refresh worker until ``deadline`` (monotonic)."""
+        self._scheduler.close(deadline)
+        self._spawner.close(deadline)
+
+    @property
+    def closed(self) -> bool:
+        return self._spawner.closed
 
     def __len__(self) -> int:
         return len(self._entries)

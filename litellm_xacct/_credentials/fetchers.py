@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, Par
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .. import _metrics
-from .._config import CHAINED_MAX_SECONDS, DefaultChain, DeploymentConfig, Profile, StaticKeys, WebIdentity
+from .._config import CHAINED_MAX_SECONDS, DeploymentConfig
 from .._errors import (
     THROTTLE_CODES,
     ConfigError,
@@ -34,6 +34,7 @@ from .._errors import (
     StsUnavailableError,
     sts_transient,
 )
+from .._sources import DefaultChain, Profile, StaticKeys, WebIdentity
 from .clients import ClientFactory
 from .lease import Lease
 from .pacing import BudgetClosed, Budgets, BudgetTimeout, ColdRetry, Ticket
