@@ -24,9 +24,10 @@ from .._config import DeploymentConfig
 from .._errors import XacctError
 from .cache import RefreshingCache
 from .clients import BotocoreClients, ClientFactory
-from .fetchers import SOURCES, BotocoreSessions, FetchEnv, Fetcher, assume_role_kwargs, chain_fetcher
+from .fetchers import SOURCES, BotocoreSessions, FetchEnv, Fetcher, chain_fetcher
 from .lease import Lease, refresh_windows
 from .pacing import BACKGROUND, COLD, DEFAULT_COLD_RETRY, DEFAULT_POLICY, Budgets, ColdRetry, PacingPolicy
+from .sts import assume_role_kwargs
 
 __all__ = [
     "SOURCES",
