@@ -249,6 +249,13 @@ class StsBudget:
             self._tokens = min(self._tokens, 0.0)  # the call just refused used what was there
             return rate
 
+    def close(self) -> None:
+        """Wake every waiting fetch; each raises :class:`BudgetClosed`."""
+        with self._lock:
+            self.closed = True
+            for _, _, ticket in self._queue:
+                ticket.wake.set()
+
     def state(self) -> dict[str, float]:
         """Secret-free figures for logs and tests: rate, w_max, queued, granted, throttles."""
         with self._lock:
@@ -282,7 +289,4 @@ class Budgets:
     def close(self) -> None:
         """Wake every waiting fetch; they raise :class:`BudgetClosed`."""
         for budget in self.all():
-            with budget._lock:
-                budget.closed = True
-                for _, _, ticket in budget._queue:
-                    ticket.wake.set()
+            budget.close()
