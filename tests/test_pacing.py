@@ -44,7 +44,7 @@ def test_slow_start_then_cubic_back_off_and_recovery() -> None:
     accepted = rate.measured(t)
     assert accepted == pytest.approx(20 / POLICY.window)
     sent = rate.rate(t)
-    after = rate.throttled(t)  # the new maximum: what we sent or what STS accepted, the lower
+    after = rate.throttled(t, sent=t)  # the new maximum: what we sent or what STS accepted, the lower
     w_max = min(sent, accepted)
     assert rate.w_max == pytest.approx(w_max) and after == pytest.approx(POLICY.beta * w_max)
     thrown, seen = t, []
@@ -58,11 +58,13 @@ def test_slow_start_then_cubic_back_off_and_recovery() -> None:
     assert seen[-1][1] > w_max  # then it probes above, slowly
 
 
-def test_two_throttles_in_a_row_drop_to_the_minimum_until_a_call_passes() -> None:
+def test_throttles_count_once_per_round_trip_and_two_in_a_row_drop_to_the_minimum() -> None:
     rate = AdaptiveRate(POLICY, now=0.0)
-    rate.throttled(0.1)
+    rate.throttled(0.1, sent=0.09)
     assert rate.rate(0.1) == pytest.approx(POLICY.beta * POLICY.initial_rate)
-    rate.throttled(0.2)
+    rate.throttled(0.12, sent=0.095)  # in flight at the first slow-down: no second reduction
+    assert rate.rate(0.12) == pytest.approx(POLICY.beta * POLICY.initial_rate, rel=0.05)
+    rate.throttled(0.2, sent=0.15)  # sent at the reduced rate and still refused
     assert rate.rate(5.0) == POLICY.min_rate
     rate.success(5.0)
     assert rate.rate(5.0) > POLICY.min_rate

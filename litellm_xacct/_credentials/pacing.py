@@ -7,7 +7,8 @@ rate follows a CUBIC curve), applied to a queue of credential fetches instead of
 * waiting fetches are served strictly in order of (priority, arrival): cold fetches (a request waits)
   before background ones (refresh-ahead, pre-warm); a throttled call re-queues with its original place;
 * until the first throttle the rate grows by ``slow_start`` calls/s per success (about +15 %/s);
-* on a throttle: ``w_max`` = min(rate, successes/s measured over ``window``), rate = ``beta`` x w_max;
+* on a throttle: ``w_max`` = min(rate, successes/s measured over ``window``), rate = ``beta`` x w_max
+  (once per round trip: a call that was already in flight at the last slow-down does not count again);
   then rate(t) = ``scale`` * (t - K)^3 + w_max with K = cbrt(w_max (1 - beta) / scale): back to w_max
   after K seconds, flat near it, probing above it slowly (botocore's CubicCalculator, same constants);
 * the rate stays within [min_rate, max_rate] and below max(initial_rate, 2 x measured successes/s), so
@@ -136,8 +137,11 @@ class AdaptiveRate:
         if self.w_max is None:
             self._start = min(self.policy.max_rate, self._start + self.policy.slow_start)
 
-    def throttled(self, now: float) -> float:
-        """Record a throttle; returns the new rate."""
+    def throttled(self, now: float, sent: float) -> float:
+        """Record a throttle of a call sent at ``sent``; returns the new rate. A call already in flight at
+        the last slow-down does not slow down again (one reduction per round trip, as TCP)."""
+        if self.w_max is not None and sent < self.last_throttle:
+            return self.rate(now)
         current, accepted = self.rate(now), self.measured(now)
         self.refused += 1
         self.w_max = max(self.policy.min_rate, min(current, accepted) if accepted > 0 else current)
@@ -239,12 +243,12 @@ class StsBudget:
         with self._lock:
             self.rate.success(self.clock())
 
-    def throttled(self) -> float:
-        """STS throttled a call: slow down. Returns the new rate."""
+    def throttled(self, sent: float) -> float:
+        """STS throttled a call sent at ``sent`` (clock time): slow down. Returns the new rate."""
         with self._lock:
             self.throttles += 1
             now = self.clock()
-            rate = self.rate.throttled(now)
+            rate = self.rate.throttled(now, sent)
             self._refill(now, rate)
             self._tokens = min(self._tokens, 0.0)  # the call just refused used what was there
             return rate

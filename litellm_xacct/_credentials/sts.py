@@ -61,13 +61,14 @@ def paced_call(ctx: FetchContext, f: _RoleFetcher, creds: ReadOnlyCredentials | 
         first = env.clock() if first is None else first
         calls += 1
         env.stats["sts_calls"] += 1
+        sent = env.clock()
         try:
             response = _classified(config, f, creds, call, env.clients)
         except StsUnavailableError as exc:
             last = exc
             throttled = exc.code in THROTTLE_CODES
             if throttled:
-                budget.throttled()
+                budget.throttled(sent)
                 env.stats["sts_throttled"] += 1
             _metrics.sts_call(f.hop.role_arn, "throttled" if throttled else "error")
             if not ctx.retry or env.closed():
