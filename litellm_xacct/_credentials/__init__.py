@@ -215,10 +215,10 @@ class CredentialEngine:
                 lease, fut = self._cache.lookup(self.fetcher(config), BACKGROUND)
             except XacctError:
                 lease, fut = None, None
-                counts[1] += 1
-            if fut is None:
+            if fut is None:  # already warm, or not a valid deployment
+                with lock:
+                    counts[0 if lease is not None else 1] += 1
                 slots.release()
-                counts[0] += lease is not None
                 continue
             futures.append(fut)
             fut.add_done_callback(finished)
