@@ -14,9 +14,11 @@ account, all registered in the stand-in. For each proxy:
   deployment = (RSS big - RSS baseline) / (deployments big - deployments baseline);
 * **cold fan-out**: the first request to every deployment, ``--concurrency`` at a time. Every one needs
   an AssumeRole. STS is rate-limited meanwhile (``LocalAWS.throttle_sts``: ``--sts-rate`` calls/s, bursts
-  of ``--sts-burst``), so part of the fan-out is answered ``Throttling``. A failed request whose error
-  names throttling is counted as "failed because STS throttled". Misrouting is judged on the wire: each
-  request's message carries its deployment's marker, and the call must be signed by that deployment's role.
+  of ``--sts-burst``); the engine's STS pacing queues the fetches for an adaptive budget. A failed request
+  whose error names throttling is counted as "failed because STS throttled". Misrouting is judged on the
+  wire: each request's message carries its deployment's marker, and the call must be signed by that
+  deployment's role. **Goal** (issue 15): 0 failed first requests, AssumeRole calls (answered + throttled)
+  <= deployments x 1.05, fan-out wall <= 1.2 x the quota's time (deployments / ``--sts-rate``).
 
 Then, on the big proxy only, **steady refresh load**: the stand-in issues ``--lifetime``-second
 credentials (``credential_lifetime``) from the start; after the fan-out the throttle is lifted and a
@@ -187,6 +189,32 @@ def per_hour_at(lifetime: float) -> float:
     return 3600.0 / (lifetime - min(900.0, lifetime / 2))
 
 
+def sts_calls(r: dict[str, Any]) -> int:
+    return int(r["assume_ok"] + r["assume_throttled"])
+
+
+def calls_cell(r: dict[str, Any]) -> str:
+    return f"{sts_calls(r)} ({sts_calls(r) / r['deployments']:.3f} x N)"
+
+
+def quota_ratio(r: dict[str, Any], plan: Plan) -> float:
+    return float(r["fanout_wall"]) / (r["deployments"] / plan.sts_rate)
+
+
+def wall_cell(r: dict[str, Any], plan: Plan) -> str:
+    return f"{r['fanout_wall']:.1f} s / {r['deployments'] / plan.sts_rate:.1f} s = {quota_ratio(r, plan):.2f}"
+
+
+def goals(big: dict[str, Any], plan: Plan) -> list[str]:
+    """The issue's three fan-out goals on the big proxy, each 'met' or 'MISSED' with its figure."""
+    n = big["deployments"]
+    rows = [("failed first requests", big["failed"] == 0, f"{big['failed']} of {n}"),
+            ("STS calls <= N + 5%", sts_calls(big) <= n * 1.05, f"{sts_calls(big)} for {n}"),
+            ("fan-out within 1.2 x quota time", quota_ratio(big, plan) <= 1.2,
+             f"{big['fanout_wall']:.1f} s vs {n / plan.sts_rate:.0f} s ({quota_ratio(big, plan):.2f}x)")]
+    return [f"{'met' if ok else 'MISSED'}: {what}: {figure}" for what, ok, figure in rows]
+
+
 def render(base: dict[str, Any], big: dict[str, Any], plan: Plan) -> str:
     nb, nB = base["deployments"], big["deployments"]
     mib = 2**20
@@ -210,6 +238,10 @@ def render(base: dict[str, Any], big: dict[str, Any], plan: Plan) -> str:
         ["cold fan-out: failed requests (of which STS throttling)",
          f"{base['failed']} ({base['failed_throttled']})", f"{big['failed']} ({big['failed_throttled']})", ""],
         ["cold fan-out: misrouted (wire)", base["misrouted"], big["misrouted"], ""],
+        ["GOAL failed first requests (goal 0)", base["failed"], big["failed"], ""],
+        ["GOAL AssumeRole calls, answered + throttled (goal <= N x 1.05)", calls_cell(base), calls_cell(big), ""],
+        [f"GOAL fan-out wall / quota time N / {plan.sts_rate:g} per s (goal <= 1.2)", wall_cell(base, plan),
+         wall_cell(big, plan), ""],
     ]
     s = big.get("steady")
     if s:
@@ -262,6 +294,7 @@ def main() -> int:
     print()
     print("Goal MISSED: " + "; ".join(missed) if missed else
           "Goal met: no request failed (none because STS throttled the fan-out), 0 misrouted.")
+    print("Fan-out goals (issue 15, big proxy):\n" + "\n".join(f"  {line}" for line in goals(big, plan)))
     print(f"\nwall time {time.monotonic() - started:.0f} s")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

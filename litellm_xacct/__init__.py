@@ -26,6 +26,7 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._config import DeploymentConfig
     from ._credentials import CredentialEngine
+    from ._credentials.pacing import PacingPolicy
     from ._guard import XacctGuard
     from ._handler import BedrockXacct
 
@@ -37,6 +38,7 @@ __all__ = [
     "CredentialEngine",
     "CredentialError",
     "DeploymentConfig",
+    "PacingPolicy",
     "RoleAssumptionError",
     "StsUnavailableError",
     "XacctError",
@@ -44,6 +46,7 @@ __all__ = [
     "__version__",
     "guard",
     "handler",
+    "prewarm_proxy",
     "register",
 ]
 
@@ -91,6 +94,15 @@ def register(custom_handler: BedrockXacct | None = None) -> BedrockXacct:
     return chosen
 
 
+def prewarm_proxy(custom_handler: BedrockXacct | None = None, *, wait: float = 600.0) -> Any:
+    """Opt-in: once the running proxy has built its router, fetch every ``bedrock-xacct`` deployment's
+    credentials in the background, paced (call it from the shim beside the config; never runs on import).
+    Returns a future of (fetched, failed). See docs/credentials.md."""
+    from ._credentials.prewarm import prewarm_proxy as run
+
+    return run((custom_handler or _default_handler()).engine, wait=wait)
+
+
 def __getattr__(name: str) -> Any:
     if name == "handler":
         return _default_handler()
@@ -108,6 +120,10 @@ def __getattr__(name: str) -> Any:
         from ._credentials import CredentialEngine
 
         return CredentialEngine
+    if name == "PacingPolicy":
+        from ._credentials.pacing import PacingPolicy
+
+        return PacingPolicy
     if name == "DeploymentConfig":
         from ._config import DeploymentConfig
 

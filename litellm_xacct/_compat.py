@@ -121,3 +121,14 @@ def messages_api_call(logging_obj: Any) -> bool:
     """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through the provider: 1.108.7 logs the
     call type ``anthropic_messages``; 1.82.3 logs ``completion`` (indistinguishable from chat)."""
     return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
+
+
+def proxy_model_list() -> list[dict[str, Any]] | None:
+    """The running proxy's deployments (``litellm.proxy.proxy_server.llm_router.model_list``), or None
+    outside the proxy or before it has built its router. Read lazily from ``sys.modules``: never imports
+    the proxy. Same attribute on 1.82.3 and 1.108.7 (checked with ``getattr``, not by release)."""
+    import sys
+
+    proxy = sys.modules.get("litellm.proxy.proxy_server")
+    model_list = getattr(getattr(proxy, "llm_router", None), "model_list", None)
+    return [d for d in model_list if isinstance(d, dict)] if isinstance(model_list, list) else None

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
+from ._sources import DefaultChain, Profile, SourceIdentity, StaticKeys, WebIdentity
 
 PROVIDER = "bedrock-xacct"
 
@@ -72,33 +73,6 @@ _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class SourceIdentity:
-    """Where the first credentials come from: explicit keys, a profile, a web identity token, or
-    botocore's default chain (env, container credentials, IRSA, instance profile)."""
-
-    kind: Literal["static", "profile", "web_identity", "default"]
-    access_key_id: str | None = field(default=None, repr=False)
-    secret_access_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    profile: str | None = None
-    web_identity_token: str | None = field(default=None, repr=False)
-    web_identity_token_file: str | None = None
-
-    def describe(self) -> str:
-        """A secret-free description, e.g. ``static keys AKIA...WXYZ``."""
-        if self.kind == "static":
-            akid = self.access_key_id or ""
-            return f"static keys {akid[:4]}...{akid[-4:]}"
-        if self.kind == "profile":
-            return f"profile {self.profile!r}"
-        if self.kind == "web_identity":
-            return f"web identity token file {self.web_identity_token_file}" if (
-                self.web_identity_token_file
-            ) else "web identity token (inline)"
-        return "botocore default chain"
 
 
 @dataclass(frozen=True)
@@ -156,10 +130,7 @@ class DeploymentConfig:
         differ in any identity field never share credentials.
         """
         src = self.source
-        parts: list[object] = [
-            src.kind, src.access_key_id, src.secret_access_key, src.session_token, src.profile,
-            src.web_identity_token, src.web_identity_token_file,
-        ]
+        parts: list[object] = [type(src).__name__, *src.identity_parts()]
         if depth:
             parts += [self.sts_endpoint, self.sts_region, [h.__dict__ for h in self.chain[:depth]]]
             if depth == len(self.chain):
@@ -327,7 +298,7 @@ class _Parser:
         chain = self.chain()
         options = self.options(chained=len(chain) > 1)
         source = self.source(has_role=bool(chain))
-        if source.kind == "web_identity":
+        if isinstance(source, WebIdentity):
             self.web_identity_first_hop(chain, options)
         return DeploymentConfig(
             deployment=self.deployment, model=model_id, route=route, region=region,
@@ -347,11 +318,10 @@ class _Parser:
             raise self.fail("aws_session_token", "is set without aws_access_key_id/aws_secret_access_key",
                             "set the key pair too, or remove aws_session_token")
         if akid is not None:
-            return SourceIdentity("static", access_key_id=akid, secret_access_key=str(secret),
-                                  session_token=None if token is None else str(token))
+            return StaticKeys(akid, str(secret), None if token is None else str(token))
         profile = self.text("aws_profile_name", max_len=128)
         if profile is not None:
-            return SourceIdentity("profile", profile=profile)
+            return Profile(profile)
         web = self.get("aws_web_identity_token")
         if web is not None:
             if not has_role:
@@ -362,9 +332,9 @@ class _Parser:
                 if not os.path.isfile(web):
                     raise self.fail("aws_web_identity_token", f"names token file {web!r}, which does not exist",
                                     "mount the token file, or give the token itself")
-                return SourceIdentity("web_identity", web_identity_token_file=web)
-            return SourceIdentity("web_identity", web_identity_token=web)
-        return SourceIdentity("default")
+                return WebIdentity(token_file=web)
+            return WebIdentity(token=web)
+        return DefaultChain()
 
     def web_identity_first_hop(self, chain: tuple[RoleHop, ...], options: AssumeRoleOptions) -> None:
         """AssumeRoleWithWebIdentity takes no ExternalId, SourceIdentity or session tags: a first hop that
