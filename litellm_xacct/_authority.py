@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import _isolation
-from ._index import Binding, Deployment, Index
+from ._index import Deployment, Index
 from ._isolation import DEFAULT_TAG, split_tag, tag_list
 
 #: Where the guard writes its record, beside its mark (see ``_callerfields.GUARD_KEY``).
@@ -83,31 +83,22 @@ class Caller:
         return " / ".join(p for p in parts if p) or "an unnamed key"
 
 
-def _matches(caller: Caller, binding: Binding) -> str | None:
-    teams = {t for t in (caller.team_id, caller.team_alias) if t} & binding.teams
-    if teams:
-        return f"team {sorted(teams)[0]!r} (model_info.xacct_callers)"
-    if caller.key_alias and caller.key_alias in binding.key_aliases:
-        return f"key alias {caller.key_alias!r} (model_info.xacct_callers)"
-    tags = {split_tag(t)[1] for t in (*caller.key_tags, *caller.team_tags, *caller.project_tags)} & binding.tags
-    if tags:
-        return f"tag {sorted(tags)[0]!r} (model_info.xacct_callers)"
-    return None
-
-
 def bound(caller: Caller, index: Index) -> dict[str, str]:
-    """department -> what binds the caller to it (empty: an unbound caller)."""
+    """department -> what binds the caller to it (empty: an unbound caller). Look-ups only: the cost does
+    not grow with the number of deployments or bindings."""
     found: dict[str, str] = {}
     for where, tags in (("key", caller.key_tags), ("team", caller.team_tags), ("project", caller.project_tags)):
         for tag in tags:
             op, name = split_tag(tag)
             if op != "!" and name in index.departments:
                 found.setdefault(name, f"{where} tag {name!r}")
-    for department, bindings in index.bindings.items():
-        for binding in bindings:
-            why = _matches(caller, binding)
-            if why and department not in found:
-                found[department] = why
+    names: list[tuple[str, str | None]] = [
+        ("team", caller.team_id), ("team", caller.team_alias), ("key_alias", caller.key_alias),
+        *(("tag", split_tag(t)[1]) for t in (*caller.key_tags, *caller.team_tags, *caller.project_tags))]
+    labels = {"team": "team", "key_alias": "key alias", "tag": "tag"}
+    for kind, value in names:
+        for department in sorted(index.callers.get((kind, value or ""), ())):
+            found.setdefault(department, f"{labels[kind]} {value!r} (model_info.xacct_callers)")
     return found
 
 

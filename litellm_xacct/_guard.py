@@ -114,7 +114,7 @@ def _authorise(user_api_key_dict: Any, data: dict[str, Any], proxy_request: dict
     if allowed and in_scope and isinstance(routed, dict):
         # Route a bound caller by its department alone (its other, non-department tags kept for spend logs).
         others = [t for t in tag_list(routed.get("tags"))
-                  if split_tag(t)[1] not in index.departments | {DEFAULT_TAG}]
+                  if split_tag(t)[1] not in index.departments and split_tag(t)[1] != DEFAULT_TAG]
         routed["tags"] = [*sorted(wanted), *others]
 
 

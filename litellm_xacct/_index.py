@@ -53,6 +53,8 @@ class Index:
     bindings: dict[str, tuple[Binding, ...]]  # department -> the bindings of its deployments
     tag_filtering: bool
     errors: tuple[ConfigError, ...] = ()  # invalid bindings: every request fails closed with the first
+    #: ``(kind, name)`` -> departments binding it, kind: team | key_alias | tag (so a look-up, not a scan)
+    callers: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     def bound_departments(self) -> frozenset[str]:
         return frozenset(d for d, b in self.bindings.items() if b)
@@ -131,10 +133,17 @@ def build(model_list: Any, tag_filtering: bool) -> Index:
         for tag in dep.tags & departments:
             if dep.binding is not None:
                 bindings[tag].append(dep.binding)
+    callers: dict[tuple[str, str], set[str]] = {}
+    for department, found in bindings.items():
+        for binding in found:
+            for kind, names in (("team", binding.teams), ("key_alias", binding.key_aliases), ("tag", binding.tags)):
+                for name in names:
+                    callers.setdefault((kind, name), set()).add(department)
     return Index(deployments, departments,
                  frozenset(d.group for d in deployments.values() if DEFAULT_TAG in d.tags),
                  frozenset(d.group for d in deployments.values()),
-                 {k: tuple(v) for k, v in bindings.items()}, tag_filtering, tuple(errors))
+                 {k: tuple(v) for k, v in bindings.items()}, tag_filtering, tuple(errors),
+                 {k: frozenset(v) for k, v in callers.items()})
 
 
 _lock = threading.Lock()

@@ -80,7 +80,9 @@ def violation(wanted: set[str], deployment: frozenset[str], departments: frozens
 def caller_tags(proxy_request: Any, proxy_metadata: Iterable[Any] = ()) -> list[str]:
     """Every tag the caller sent (body ``tags``, ``metadata.tags``, ``litellm_metadata.tags``, the
     ``x-litellm-tags`` header) plus the proxy-written metadata tags in ``proxy_metadata`` (key, team and
-    project tags; 1.108.7's ``inherited_tags``), read in the guard, before routing. Never the provider's
+    project tags merged there), read in the guard, before routing. Not ``inherited_tags``: 1.108.7 derives it
+    from the key/team/project tags (read from the caller's auth instead), and 1.82.3 leaves a caller's own.
+    Never the provider's
     ``litellm_params["tags"]`` nor its ``metadata.tags``: on 1.82.3 and 1.108.7 the Router merges the picked
     deployment's own tags into both."""
     found: list[str] = []
@@ -98,7 +100,7 @@ def caller_tags(proxy_request: Any, proxy_metadata: Iterable[Any] = ()) -> list[
                 found += [t.strip() for t in value.split(",")] if isinstance(value, str) else tag_list(value)
     for meta in proxy_metadata:
         if isinstance(meta, Mapping):
-            found += tag_list(meta.get("tags")) + tag_list(meta.get("inherited_tags"))
+            found += tag_list(meta.get("tags"))
     return [t for t in dict.fromkeys(found) if t]
 
 
