@@ -360,3 +360,33 @@ def test_motivating_config_fails_closed(aws: LocalAWS) -> None:
     assert len(outcomes) == 8
     for status, text in outcomes:
         assert status == 403 and "move tags from model_info into litellm_params" in text, (status, text[:300])
+
+
+def test_tag_filtering_off_lands_in_the_department_or_names_the_setting(aws: LocalAWS) -> None:
+    """The report's second mistake alone (tags moved into litellm_params, enable_tag_filtering still under
+    litellm_settings): each request lands in its own account or is refused naming the setting."""
+    text = (DATA / "motivating_config.yaml").read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    for entry in config["model_list"]:
+        entry["litellm_params"]["tags"] = entry.pop("model_info")["tags"]
+    aws.clear_faults()
+    outcomes: list[tuple[str, int, str, list[str]]] = []
+    with ProxyProcess(config, aws) as running:
+        client = Client(running)
+        for tag in ("dept-a", "dept-b") * 2:
+            for route in ("chat", "chat-stream"):
+                before = len(aws.bedrock_calls())
+                status, answer, _ = client.send(running.master_key, route, {"tags": [tag]}, {})
+                outcomes.append((tag, status, answer, [c.account or "?" for c in aws.bedrock_calls()[before:]]))
+        client.close()
+    own = {"dept-a": A, "dept-b": B}
+    RESULTS.append("filtering-off | 8 department requests | chat+stream | "
+                   f"{sorted({s for _, s, _, _ in outcomes})} | {sorted({a for *_, c in outcomes for a in c})}")
+    print("\n" + RESULTS[-1])
+    assert len(outcomes) == 8
+    for tag, status, answer, signers in outcomes:
+        if status == 200:
+            assert signers == [own[tag]], (tag, signers)
+        else:
+            assert status == 403 and "router_settings.enable_tag_filtering" in answer, (tag, status, answer[:300])
+            assert signers == [], (tag, signers)
