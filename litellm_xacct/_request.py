@@ -7,7 +7,8 @@
   ``model_info.id``), never from the merged request params, which some LiteLLM releases let a
   request override (1.82.3: role and endpoints; 1.108.7: keys and region), and the guard's caller
   record is re-checked against the picked deployment: caller authority (:mod:`._authority`) and
-  department isolation (:mod:`._isolation`), with deployments looked up in :mod:`._index`. ``api_base`` / ``base_url`` are refused on both paths.
+  department isolation (:mod:`._isolation`), with deployments looked up in :mod:`._index`.
+  ``api_base`` / ``base_url`` are refused on both paths.
 * In-process (SDK, Router): the caller *is* the operator. Fields are read from ``litellm_params``,
   and, on releases that don't pass them to custom providers (1.82.3), from
   ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*`` from ``optional_params``.

@@ -310,7 +310,8 @@ def test_default_throttled_untagged_never_reaches_a_department(open_gw: Client, 
     calls = aws.bedrock_calls()[before:]
     aws.clear_faults()
     RESULTS.append(f"open | default throttled, untagged x6 | chat+stream | "
-                   f"{sorted({s for s, _ in outcomes})} | {','.join(sorted({c.account or '?' for c in calls}))}")
+                   f"{sorted({s for s, _ in outcomes})} | {','.join(sorted({c.account or '?' for c in calls}))} | "
+                   f"{sorted({t[:90] for _, t in outcomes})}")
     assert len(calls) >= 1, "the default deployment was never tried"
     assert {c.account for c in calls} == {PLATFORM_ACCOUNT}, calls
     for status, text in outcomes:
@@ -327,7 +328,8 @@ def test_department_throttled_with_fallbacks_stays_in_its_account(open_gw: Clien
     calls = aws.bedrock_calls()[before:]
     aws.clear_faults()
     RESULTS.append(f"open | dept-a throttled + fallbacks, 3 callers | chat+stream | "
-                   f"{sorted({s for s, _ in outcomes})} | {','.join(sorted({c.account or '?' for c in calls}))}")
+                   f"{sorted({s for s, _ in outcomes})} | {','.join(sorted({c.account or '?' for c in calls}))} | "
+                   f"{sorted({t[:90] for _, t in outcomes})}")
     assert len(calls) >= 1, "dept-a's deployment was never tried"
     assert {c.account for c in calls} == {A}, calls
     for status, text in outcomes:
@@ -369,6 +371,8 @@ def test_tag_filtering_off_lands_in_the_department_or_names_the_setting(aws: Loc
     config = yaml.safe_load(text)
     for entry in config["model_list"]:
         entry["litellm_params"]["tags"] = entry.pop("model_info")["tags"]
+        if "222222222222" in entry["litellm_params"]["aws_role_name"]:  # the stand-in's dept-b role needs it
+            entry["litellm_params"]["aws_external_id"] = DEPT_B_EXTERNAL_ID
     aws.clear_faults()
     outcomes: list[tuple[str, int, str, list[str]]] = []
     with ProxyProcess(config, aws) as running:
