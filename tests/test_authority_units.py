@@ -3,6 +3,9 @@ real ``litellm.Router``'s model list (and when it is rebuilt), and the binding's
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import litellm
@@ -153,3 +156,16 @@ def test_caller_tags_come_from_the_caller_not_the_deployment() -> None:
                      "headers": {"X-LiteLLM-Tags": "dept-b, z"}}
     assert caller_tags(proxy_request, [{"tags": ["k"], "inherited_tags": ["forged"]}]) == [
         "dept-a", "x", "y", "dept-b", "z", "k"]
+
+
+def test_benchmark_cost_does_not_grow_with_deployments() -> None:
+    """benchmarks/isolation_index.py with its real Router: per-request guard + provider cost at 2,000
+    deployments stays within a loose factor of the cost at 10 (a scan of the model list would be ~100x)."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "isolation_index.py"
+    result = subprocess.run([sys.executable, str(script), "--sizes", "10", "2000", "--requests", "300"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    rows = [line.split("|") for line in result.stdout.splitlines()
+            if line.startswith("| ") and "deployments" not in line]
+    assert len(rows) == 2, result.stdout
+    small, big = (float(r[4]) for r in rows)
+    assert big < 10 * small, result.stdout
