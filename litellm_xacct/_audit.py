@@ -78,7 +78,9 @@ def stamp(audit: dict[str, str | None], response: Any = None, logging_obj: Any =
             headers = hidden["additional_headers"] = {}
         for key, value in audit.items():
             if value is not None:
-                headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value
+                # ASCII only: a key or team alias may not be encodable in an HTTP header (h11 wants latin-1)
+                headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value.encode(
+                    "ascii", "backslashreplace").decode("ascii")
     params = _logged_params(logging_obj)
     if params is not None:
         key = "litellm_metadata" if (not isinstance(params.get("metadata"), dict)

@@ -48,6 +48,7 @@ KEYS = {
     "sk-teamalias-b": {"key_alias": "rita", "team_alias": "research"},
     "sk-tag-a": {"key_alias": "fin", "metadata": {"tags": ["finance"]}},
     "sk-unbound": {"key_alias": "nobody"},
+    "sk-unicode-b": {"key_alias": "rit\u00e9-\u90e8\u95e8", "team_alias": "research"},
 }
 
 
@@ -124,6 +125,7 @@ OPEN_ROWS: list[Row] = [
     Row("xacct_callers key alias, own tag", "sk-alias-a", A, {"metadata": {"tags": ["dept-a"]}}),
     Row("xacct_callers team, untagged", "sk-teamalias-b", B, routes=ALL_ROUTES),
     Row("xacct_callers tag, untagged", "sk-tag-a", A),
+    Row("non-ASCII key alias (audit headers stay valid)", "sk-unicode-b", B),
     Row("unbound, untagged -> default", "sk-unbound", PLATFORM_ACCOUNT, routes=ALL_ROUTES),
     Row("unbound, dept-a tag (open mode: tag routing)", "sk-unbound", A, {"tags": ["dept-a"]}),
     Row("unbound, dept-b header (open mode)", "sk-unbound", B, headers={"x-litellm-tags": "dept-b"}),
