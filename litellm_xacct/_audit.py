@@ -4,6 +4,9 @@
 * ``response._hidden_params["xacct"]``, for in-process callers;
 * ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
   these to the client as response headers (non-stream responses);
+Through the proxy the record also names who authorised the request (``caller``, ``department``,
+``authorised_by``), from the guard's caller record.
+
 * ``metadata["spend_logs_metadata"]["xacct"]`` in the logging object's ``litellm_params``: it lands in
   the StandardLoggingPayload (``metadata.spend_logs_metadata``) and the proxy's spend logs. The provider
   writes it after anything the caller sent, and removes a caller's own value first, so it can't be forged.
@@ -43,8 +46,30 @@ def drop_caller_audit(logging_obj: Any) -> None:
             metadata["spend_logs_metadata"] = {k: v for k, v in spend.items() if k != "xacct"}
 
 
+def authorisation(logging_obj: Any) -> dict[str, str | None]:
+    """Who authorised a proxy request, from the guard's record (:mod:`._authority`) in the logged
+    ``proxy_server_request``: the caller (key alias / team), the department(s) it reached and what bound it.
+    Empty outside the proxy."""
+    from ._authority import AUTHORITY_KEY, Caller
+
+    proxy_request = (_logged_params(logging_obj) or {}).get("proxy_server_request")
+    found = proxy_request.get(AUTHORITY_KEY) if isinstance(proxy_request, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    raw_bound = found.get("bound")
+    bound: dict[str, Any] = raw_bound if isinstance(raw_bound, dict) else {}
+    wanted = [str(d) for d in found.get("wanted") or []]
+    why = "; ".join(f"{d}: {bound[d]}" for d in wanted if d in bound)
+    if not why:
+        why = "unbound caller, strict mode" if found.get("strict") is True else "unbound caller (tag routing)"
+    return {"caller": Caller.from_record(found).name(), "department": ",".join(wanted) or "default",
+            "authorised_by": why}
+
+
 def stamp(audit: dict[str, str | None], response: Any = None, logging_obj: Any = None) -> None:
-    """Attach ``audit`` to a response's hidden params / headers and to the logging metadata."""
+    """Attach ``audit`` (plus :func:`authorisation`) to a response's hidden params / headers and to the
+    logging metadata."""
+    audit.update(authorisation(logging_obj))
     hidden = getattr(response, "_hidden_params", None)
     if isinstance(hidden, dict):
         hidden["xacct"] = audit
@@ -53,7 +78,9 @@ def stamp(audit: dict[str, str | None], response: Any = None, logging_obj: Any =
             headers = hidden["additional_headers"] = {}
         for key, value in audit.items():
             if value is not None:
-                headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value
+                # ASCII only: a key or team alias may not be encodable in an HTTP header (h11 wants latin-1)
+                headers[f"llm_provider-x-xacct-{key.replace('_', '-')}"] = value.encode(
+                    "ascii", "backslashreplace").decode("ascii")
     params = _logged_params(logging_obj)
     if params is not None:
         key = "litellm_metadata" if (not isinstance(params.get("metadata"), dict)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -132,3 +132,30 @@ def proxy_model_list() -> list[dict[str, Any]] | None:
     proxy = sys.modules.get("litellm.proxy.proxy_server")
     model_list = getattr(getattr(proxy, "llm_router", None), "model_list", None)
     return [d for d in model_list if isinstance(d, dict)] if isinstance(model_list, list) else None
+
+
+def proxy_state() -> tuple[Any, Mapping[str, Any]]:
+    """``(llm_router, general_settings)`` of the running LiteLLM proxy (both module globals of
+    ``litellm.proxy.proxy_server``; ``general_settings`` is a dict on 1.82.3, a ``SettingsStore`` mapping on
+    1.108.7), or ``(None, {})`` outside a proxy. Read from ``sys.modules``: importing the proxy module here
+    would start building one."""
+    import sys
+
+    proxy = sys.modules.get("litellm.proxy.proxy_server")
+    settings = getattr(proxy, "general_settings", None)
+    return getattr(proxy, "llm_router", None), settings if isinstance(settings, Mapping) else {}
+
+
+def proxy_metadata_name(proxy_request: Any) -> str:
+    """The request key the proxy writes its metadata (and routing tags) under: ``litellm_metadata`` for the
+    routes in the proxy's ``LITELLM_METADATA_ROUTES`` (``/v1/messages``, responses, ...; 1.108.7 adds
+    ``bedrock``) and threads/assistants, else ``metadata``. The list is read from the loaded proxy module."""
+    import sys
+    from urllib.parse import urlparse
+
+    module = sys.modules.get("litellm.proxy.litellm_pre_call_utils")
+    routes = getattr(module, "LITELLM_METADATA_ROUTES", None) or ("batches", "/v1/messages", "responses", "files")
+    url = proxy_request.get("url") if isinstance(proxy_request, dict) else None
+    path = urlparse(str(url or "")).path
+    special = any(r in path for r in ("thread", "assistant", *routes))
+    return "litellm_metadata" if special else "metadata"

@@ -18,6 +18,8 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from . import _authority, _metrics
+from ._authority import AUTHORITY_KEY
 from ._callerfields import (
     GUARD_KEY,
     GUARD_MARK,
@@ -27,6 +29,9 @@ from ._callerfields import (
     is_refused,
     refused_fields,
 )
+from ._compat import proxy_metadata_name, proxy_state
+from ._index import for_router
+from ._isolation import DEFAULT_TAG, caller_tags, split_tag, tag_list
 from ._signing import forbidden_header
 
 
@@ -79,8 +84,43 @@ def scrub_forged_audit(data: Mapping[str, Any]) -> None:
                     del spend[name]
 
 
+def _authorise(user_api_key_dict: Any, data: dict[str, Any], proxy_request: dict[str, Any]) -> None:
+    """Decide who is calling and which departments it may reach (:mod:`._authority`); write the record beside
+    the guard mark, and route a bound caller's request to its department. Raises HTTP 403 (or 500 for an
+    invalid binding) before anything is sent."""
+    from fastapi import HTTPException
+
+    router, settings = proxy_state()
+    if router is None:
+        return
+    index = for_router(router)
+    model = data.get("model")
+    in_scope = model in index.groups
+    if index.errors and in_scope:
+        _metrics.refusal("authority", "invalid-binding")
+        raise HTTPException(status_code=500, detail={"error": f"litellm-xacct guard: {index.errors[0]}"})
+    strict = settings.get(_authority.STRICT_SETTING) is True
+    caller = _authority.Caller.from_auth(user_api_key_dict)
+    metadata_name = proxy_metadata_name(proxy_request)
+    routed = data.get(metadata_name)
+    tags = caller_tags(proxy_request, [routed])
+    try:
+        allowed, wanted = _authority.decide(caller, tags, index, strict)
+    except _authority.Refusal as exc:
+        _metrics.refusal("authority", exc.code)
+        raise HTTPException(status_code=403, detail={"error": (
+            f"litellm-xacct guard: model group {model!r}: {exc}. Nothing was sent to AWS.")}) from None
+    proxy_request[AUTHORITY_KEY] = _authority.record(caller, allowed, wanted, strict, tags)
+    if allowed and in_scope and isinstance(routed, dict):
+        # Route a bound caller by its department alone (its other, non-department tags kept for spend logs).
+        others = [t for t in tag_list(routed.get("tags"))
+                  if split_tag(t)[1] not in index.departments and split_tag(t)[1] != DEFAULT_TAG]
+        routed["tags"] = [*sorted(wanted), *others]
+
+
 class XacctGuard(CustomLogger):
-    """A LiteLLM proxy callback: ``async_pre_call_hook`` refuses hostile requests with HTTP 400."""
+    """A LiteLLM proxy callback: ``async_pre_call_hook`` refuses hostile requests with HTTP 400, and requests
+    outside the caller's departments with HTTP 403."""
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict[str, Any],
                                   call_type: Any) -> dict[str, Any]:
@@ -92,11 +132,13 @@ class XacctGuard(CustomLogger):
 
             field, where = found[0]
             model = data.get("model")
+            _metrics.refusal("guard", "caller-field")
             raise HTTPException(status_code=400, detail={"error": (
                 f"litellm-xacct guard: model group {model!r}: {field} in {where} was refused: it would choose "
                 "the provider, deployment, credentials, endpoint or model, or fake an outcome, which only the "
                 f"operator's config may do. Nothing was sent. Fix: remove {field} from the request")})
         proxy_request = data.get("proxy_server_request")
         if isinstance(proxy_request, dict):
+            _authorise(user_api_key_dict, data, proxy_request)
             proxy_request[GUARD_KEY] = GUARD_MARK  # the provider refuses proxy requests without it
         return data

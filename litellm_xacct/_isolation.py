@@ -1,10 +1,17 @@
 """Department isolation inside the provider, whatever deployment the Router picked.
 
-A *department tag* is a tag some deployment of the request's model group carries (``default`` aside).
+A *department* is a tag some ``bedrock-xacct`` deployment of the gateway carries in ``litellm_params.tags``
+(``default`` aside): departments are gateway-wide, so isolation holds across model groups and fallbacks.
 
-* A request carrying department tags is served only by a deployment carrying all of them.
-* A request carrying none is served only by the group's ``default``-tagged deployment where there is one,
-  else only by a deployment without department tags.
+* A request for departments is served only by a deployment carrying all of them.
+* A request for none is served only by its group's ``default``-tagged deployment where there is one, else
+  only by a deployment without department tags.
+* A deployment with ``model_info.tags`` and no ``litellm_params.tags`` serves nothing: its tags were meant
+  for routing and LiteLLM never reads them there.
+
+Which departments a request is *for* comes from the caller and the proxy's auth only (:mod:`._authority`),
+never from the provider's ``litellm_params["tags"]`` or ``metadata.tags``: the Router spreads the picked
+deployment's own tags into both, so every deployment would look as if the request had asked for it.
 
 Anything else fails closed before any AWS call, as LiteLLM's ``PermissionDeniedError`` (HTTP 403), chosen
 because on LiteLLM 1.82.3 and 1.108.7 alike 403 is *not* a cooldown status (``_is_cooldown_required``
@@ -21,89 +28,95 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 DEFAULT_TAG = "default"
+_OPERATORS = ("&", "!")  # LiteLLM 1.108.7: "&tag" required, "!tag" excluded (plain strings on 1.82.3)
 
 
-def _tags(value: Any) -> set[str]:
+def tag_list(value: Any) -> list[str]:
+    """A tags value as LiteLLM would read it (a list; a string counts as one tag), whitespace stripped."""
     if isinstance(value, str):
-        return {value}
+        return [value.strip()]
     if isinstance(value, (list, tuple, set, frozenset)):
-        return {str(t) for t in value}
-    return set()
+        return [str(t).strip() for t in value if t is not None]
+    return []
 
 
-def request_tags(*sources: Any) -> set[str]:
-    """Tags a request carries, from every place LiteLLM reads them (``tags`` and ``metadata.tags`` /
-    ``litellm_metadata.tags``) in each of ``sources`` (litellm_params, the caller's raw body...)."""
-    found: set[str] = set()
-    for source in sources:
-        if not isinstance(source, Mapping):
-            continue
-        found |= _tags(source.get("tags"))
-        for key in ("metadata", "litellm_metadata"):
-            meta = source.get(key)
-            if isinstance(meta, Mapping):
-                found |= _tags(meta.get("tags"))
+def split_tag(tag: str) -> tuple[str, str]:
+    """``(operator, name)``: ``"&dept-a"`` -> ``("&", "dept-a")``, ``"dept-a"`` -> ``("", "dept-a")``."""
+    if tag[:1] in _OPERATORS and len(tag) > 1:
+        return tag[0], tag[1:].strip()
+    return "", tag
+
+
+def departments_named(tags: Iterable[str], departments: frozenset[str]) -> set[str]:
+    """The departments ``tags`` ask for (plain or ``&`` spelling; ``!`` asks for none)."""
+    found = set()
+    for tag in tags:
+        op, name = split_tag(tag)
+        if op != "!" and name in departments:
+            found.add(name)
     return found
 
 
-def violation(request: set[str], deployment: set[str], group: Iterable[set[str]]) -> str | None:
-    """Why a deployment tagged ``deployment`` must not serve a request tagged ``request``, or None.
-
-    ``group``: the tag sets of every deployment in the model group (the picked one included).
-    """
-    groups = list(group)
-    departments = set().union(*groups) - {DEFAULT_TAG} if groups else set()
-    wanted = request & departments
+def violation(wanted: set[str], deployment: frozenset[str], departments: frozenset[str],
+              group_has_default: bool) -> str | None:
+    """Why a deployment tagged ``deployment`` must not serve a request for departments ``wanted``, or None."""
     if wanted:
         missing = wanted - deployment
         if missing:
-            return (f"the request carries department tag(s) {sorted(wanted)} but the deployment picked for it "
+            return (f"the request is for department(s) {sorted(wanted)} but the deployment picked for it "
                     f"is tagged {sorted(deployment)}")
         return None
-    if any(DEFAULT_TAG in tags for tags in groups):
+    if group_has_default:
         if DEFAULT_TAG not in deployment:
-            return (f"the request carries no department tag, so only the {DEFAULT_TAG!r}-tagged deployment may "
+            return (f"the request is for no department, so only the {DEFAULT_TAG!r}-tagged deployment may "
                     f"serve it, but the deployment picked for it is tagged {sorted(deployment)}")
         return None
     if deployment & departments:
-        return (f"the request carries no department tag and the model group has no {DEFAULT_TAG!r} deployment, "
+        return (f"the request is for no department and the model group has no {DEFAULT_TAG!r} deployment, "
                 f"but the deployment picked for it is tagged {sorted(deployment)}")
     return None
 
 
-def _entry_tags(entry: Any) -> tuple[str | None, str | None, set[str]]:
-    """(model_name, id, tags) of a router model_list entry (a dict on both releases) or Deployment."""
-    if not isinstance(entry, Mapping):
-        entry = entry.model_dump() if hasattr(entry, "model_dump") else {}
-    params = entry.get("litellm_params") or {}
-    info = entry.get("model_info") or {}
-    if not isinstance(params, Mapping):
-        params = params.model_dump() if hasattr(params, "model_dump") else {}
-    if not isinstance(info, Mapping):
-        info = info.model_dump() if hasattr(info, "model_dump") else {}
-    return entry.get("model_name"), info.get("id"), _tags(params.get("tags"))
+def caller_tags(proxy_request: Any, proxy_metadata: Iterable[Any] = ()) -> list[str]:
+    """Every tag the caller sent (body ``tags``, ``metadata.tags``, ``litellm_metadata.tags``, the
+    ``x-litellm-tags`` header) plus the proxy-written metadata tags in ``proxy_metadata`` (key, team and
+    project tags merged there), read in the guard, before routing. Not ``inherited_tags``: 1.108.7 derives it
+    from the key/team/project tags (read from the caller's auth instead), and 1.82.3 leaves a caller's own.
+    Never the provider's
+    ``litellm_params["tags"]`` nor its ``metadata.tags``: on 1.82.3 and 1.108.7 the Router merges the picked
+    deployment's own tags into both."""
+    found: list[str] = []
+    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
+    if isinstance(body, Mapping):
+        found += tag_list(body.get("tags"))
+        for key in ("metadata", "litellm_metadata"):
+            meta = body.get(key)
+            if isinstance(meta, Mapping):
+                found += tag_list(meta.get("tags"))
+    headers = proxy_request.get("headers") if isinstance(proxy_request, Mapping) else None
+    if isinstance(headers, Mapping):
+        for name, value in headers.items():
+            if isinstance(name, str) and name.lower() == "x-litellm-tags":
+                found += [t.strip() for t in value.split(",")] if isinstance(value, str) else tag_list(value)
+    for meta in proxy_metadata:
+        if isinstance(meta, Mapping):
+            found += tag_list(meta.get("tags"))
+    return [t for t in dict.fromkeys(found) if t]
 
 
-def check(router: Any, model_id: str, tags: set[str]) -> str | None:
-    """:func:`violation` for the router deployment ``model_id`` serving a request tagged ``tags``."""
-    entries = [_entry_tags(e) for e in (getattr(router, "model_list", None) or [])]
-    picked = [e for e in entries if e[1] == model_id]
-    if not picked:
-        return f"deployment id {model_id!r} is not in the proxy's router"
-    name, _, deployment = picked[0]
-    return violation(tags, deployment, [t for n, _, t in entries if n == name])
-
-
-def refuse(label: str, problem: str) -> Exception:
+def refuse(label: str, problem: str, *, tag_filtering: bool = True) -> Exception:
     """LiteLLM's 403 for an isolation failure (see the module docstring for why 403)."""
     import httpx
     import litellm
 
     from ._config import PROVIDER
 
-    message = (f"deployment {label!r}: department isolation: {problem}. Nothing was sent to AWS. Fix: send the "
-               "department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; this "
-               "happens while the department's own deployment cools down or is unhealthy")
+    fix = ("send the department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; "
+           "this happens while the department's own deployment cools down or is unhealthy")
+    if not tag_filtering:
+        fix = ("set router_settings.enable_tag_filtering: true: with it off the Router picks deployments "
+               "without looking at tags, and this check refuses every pick outside the request's department")
+    message = f"deployment {label!r}: department isolation: {problem}. Nothing was sent to AWS. Fix: {fix}"
     return litellm.PermissionDeniedError(
         message=message, llm_provider=PROVIDER, model=label,
         response=httpx.Response(403, request=httpx.Request("POST", "https://bedrock-xacct.invalid")))

@@ -5,8 +5,10 @@
   for identity fields (``aws_*``, ``xacct_*``) and the provider-choosing keys the guard refuses.
   Then the identity fields are read from the router's own copy of the deployment (found by
   ``model_info.id``), never from the merged request params, which some LiteLLM releases let a
-  request override (1.82.3: role and endpoints; 1.108.7: keys and region), and department isolation
-  is enforced (:mod:`._isolation`). ``api_base`` / ``base_url`` are refused on both paths.
+  request override (1.82.3: role and endpoints; 1.108.7: keys and region), and the guard's caller
+  record is re-checked against the picked deployment: caller authority (:mod:`._authority`) and
+  department isolation (:mod:`._isolation`), with deployments looked up in :mod:`._index`.
+  ``api_base`` / ``base_url`` are refused on both paths.
 * In-process (SDK, Router): the caller *is* the operator. Fields are read from ``litellm_params``,
   and, on releases that don't pass them to custom providers (1.82.3), from
   ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*`` from ``optional_params``.
@@ -14,15 +16,17 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from . import _isolation
+from . import _authority, _isolation, _metrics
 from ._audit import drop_caller_audit
+from ._authority import AUTHORITY_KEY
 from ._callerfields import ROUTED_REFUSED, guarded
+from ._compat import proxy_state
 from ._config import PROVIDER, refuse_sdk_endpoint
 from ._errors import CallerFieldError, ConfigError
+from ._index import for_router
 
 _PREFIXES = ("aws_", "xacct_")
 
@@ -74,21 +78,29 @@ def _pick(mapping: Any) -> dict[str, Any]:
 def _router_deployment(label: str, litellm_params: Mapping[str, Any], logging_obj: Any) -> dict[str, Any]:
     model_info = litellm_params.get("model_info") or {}
     model_id = model_info.get("id") if isinstance(model_info, Mapping) else None
-    proxy = sys.modules.get("litellm.proxy.proxy_server")
-    router = getattr(proxy, "llm_router", None)
-    deployment = router.get_deployment(model_id=str(model_id)) if (router and model_id) else None
-    if deployment is None:
+    router, _ = proxy_state()
+    index = for_router(router) if router is not None else None
+    dep = index.deployments.get(str(model_id)) if (index is not None and model_id) else None
+    if index is None or dep is None:
         # Fail closed: the merged params may carry caller overrides on some LiteLLM releases.
         raise ConfigError(label, "model_info.id", f"{model_id!r} matches no deployment in the proxy's router",
                           "serve bedrock-xacct models from the proxy's model_list (or its database)")
-    # Tags from every place LiteLLM reads them, so a tag the Router saw is never missed here.
-    details = getattr(logging_obj, "model_call_details", None) or {}
+    if index.errors:
+        _metrics.refusal("authority", "invalid-binding")
+        raise index.errors[0]
     proxy_request = litellm_params.get("proxy_server_request") or {}
-    tags = _isolation.request_tags(litellm_params, details.get("litellm_params"), proxy_request.get("body"))
-    problem = _isolation.check(router, str(model_id), tags)
-    if problem:
-        raise _isolation.refuse(label, problem)
-    params = deployment.litellm_params
+    # The tags the guard recorded before routing, and the caller's raw headers. Never litellm_params["tags"],
+    # its metadata.tags, nor proxy_server_request["body"]["metadata"]: the body shares its metadata dict with
+    # the routed request, and the Router merges the picked deployment's own tags into it.
+    record = proxy_request.get(AUTHORITY_KEY)
+    recorded = [{"tags": record.get("tags")}] if isinstance(record, Mapping) else []
+    tags = _isolation.caller_tags({"headers": proxy_request.get("headers")}, recorded)
+    found = _authority.recheck(record, dep, index, tags)
+    if found:
+        code, problem = found
+        _metrics.refusal("isolation" if code in ("isolation", "model-info-tags") else "authority", code)
+        raise _isolation.refuse(label, problem, tag_filtering=index.tag_filtering or code != "isolation")
+    params = dep.params
     dumped = params.model_dump(exclude_none=True) if hasattr(params, "model_dump") else dict(params)
     refuse_sdk_endpoint(label, dumped)
     return _pick(dumped)

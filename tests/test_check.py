@@ -38,6 +38,9 @@ model_list:
       aws_role_name: {DEPT_A}
       aws_session_name: gateway-dept-a
       tags: ["dept-a", "default"]
+    model_info:
+      xacct_callers:
+        teams: ["team-a"]
   - model_name: claude-sonnet
     litellm_params:
       model: bedrock-xacct/us.anthropic.claude-sonnet-4-6
@@ -45,6 +48,9 @@ model_list:
       aws_role_name: {DEPT_B}
       aws_session_name: gateway-dept-b
       tags: ["dept-b"]
+    model_info:
+      xacct_callers:
+        teams: ["team-b"]
 litellm_settings:
   custom_provider_map:
     - provider: bedrock-xacct
@@ -201,16 +207,18 @@ def test_missing_region_is_reported_once(tmp_path: Path) -> None:
 
 
 def test_tags_under_model_info(tmp_path: Path) -> None:
-    moved = edit('      tags: ["dept-b"]\n', "    model_info:\n      tags: [\"dept-b\"]\n")
+    moved = edit('      tags: ["dept-b"]\n    model_info:\n',
+                 '    model_info:\n      tags: ["dept-b"]\n')
     report = lint(tmp_path, moved)
-    assert rules(report) == ["cross-account-spread", "tags-in-model-info"]
+    # the binding left on a deployment that now has no routing tag: refused at request time too
+    assert rules(report) == ["caller-binding-no-department", "cross-account-spread", "tags-in-model-info"]
     assert [f.index for f in report.findings_all() if f.rule == "tags-in-model-info"] == [1]
     assert "tags-in-model-info" not in rules(lint(tmp_path, TWO_DEPTS))
 
 
 def test_tags_must_be_a_list(tmp_path: Path) -> None:
     report = lint(tmp_path, edit('tags: ["dept-b"]', "tags: dept-b"))
-    assert rules(report) == ["cross-account-spread", "tags-not-a-list"]
+    assert rules(report) == ["caller-binding-no-department", "cross-account-spread", "tags-not-a-list"]
     assert "tags: [dept-b]" in next(f.message for f in report.findings_all() if f.rule == "tags-not-a-list")
 
 
@@ -248,8 +256,9 @@ def test_cross_account_model_name_with_an_untagged_deployment(tmp_path: Path) ->
 
 
 def test_model_info_can_turn_tag_routing_off_on_newer_litellm(tmp_path: Path) -> None:
-    report = lint(tmp_path, edit('      tags: ["dept-b"]\n',
-                                 '      tags: ["dept-b"]\n    model_info:\n      enable_tag_filtering: false\n'))
+    report = lint(tmp_path, edit('    model_info:\n      xacct_callers:\n        teams: ["team-b"]\n',
+                                 '    model_info:\n      enable_tag_filtering: false\n      xacct_callers:\n'
+                                 '        teams: ["team-b"]\n'))
     assert rules(report) == ["cross-account-spread"]
     assert "model_info.enable_tag_filtering: false on #1" in report.findings[0].message
 
@@ -270,7 +279,8 @@ def test_untagged_requests_without_a_default_deployment(tmp_path: Path) -> None:
 
 def test_tag_shared_across_accounts(tmp_path: Path) -> None:
     report = lint(tmp_path, edit('["dept-b"]', '["dept-b", "dept-a"]'))
-    (finding,) = report.findings
+    finding, several = report.findings
+    assert several.rule == "caller-in-several-departments" and "'team-b'" in several.message
     assert (finding.rule, finding.deployments) == ("shared-tag", (0, 1))
     assert "'dept-a'" in finding.message
     assert "shared-tag" not in rules(lint(tmp_path, TWO_DEPTS))
@@ -376,11 +386,11 @@ def test_json_is_valid_sorted_and_stable(capsys: pytest.CaptureFixture[str]) -> 
     assert first == second and first[0] == 1
     doc = json.loads(first[1])
     assert first[1] == json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    assert sorted(doc) == ["config", "deployments", "findings", "live", "probed", "summary"]
+    assert sorted(doc) == ["callers", "config", "deployments", "findings", "live", "probed", "summary"]
     assert doc["live"] is False and doc["summary"] == {"errors": 5, "warnings": 0, "info": 0}
     dep = doc["deployments"][0]
-    assert sorted(dep) == ["expected_account", "findings", "identity", "index", "model", "model_name", "probe",
-                           "resolved_account", "resolved_arn", "role_arn", "route", "session_name", "source",
+    assert sorted(dep) == ["callers", "expected_account", "findings", "identity", "index", "model", "model_name",
+                           "probe", "resolved_account", "resolved_arn", "role_arn", "route", "session_name", "source",
                            "status", "tags"]
     assert (dep["route"], dep["identity"], dep["probe"], dep["source"]) == ("bedrock-xacct", "111111111111", None,
                                                                             None)

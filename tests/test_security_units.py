@@ -14,7 +14,6 @@ import litellm_xacct
 from litellm_xacct import BedrockXacct, ConfigError, CredentialEngine, DeploymentConfig
 from litellm_xacct._callerfields import ALLOWED, is_refused, refused_fields, refused_names
 from litellm_xacct._guard import problems
-from litellm_xacct._isolation import check, violation
 from litellm_xacct._signing import clean_caller_headers
 from litellm_xacct.testing import LocalAWS
 
@@ -31,59 +30,7 @@ def engine(local_aws: LocalAWS) -> Iterator[CredentialEngine]:
     eng.close()
 
 
-# -- department isolation: the decision table ---------------------------------------------------------------
-
-A, B, DEFAULT, NONE = {"dept-a"}, {"dept-b"}, {"default"}, set()
-WITH_DEFAULT = [A, B, DEFAULT]
-WITHOUT_DEFAULT = [A, B]
-
-
-@pytest.mark.parametrize(("request_tags", "picked", "group", "allowed"), [
-    (A, A, WITH_DEFAULT, True),
-    (A, DEFAULT, WITH_DEFAULT, False),  # 1.82.3: dept-a cooling down, the Router falls through to default
-    (A, B, WITH_DEFAULT, False),
-    (B, B, WITH_DEFAULT, True),
-    (NONE, DEFAULT, WITH_DEFAULT, True),
-    (NONE, A, WITH_DEFAULT, False),  # default cooling down: untagged traffic must not reach a department
-    ({"unrelated"}, DEFAULT, WITH_DEFAULT, True),  # a tag no deployment carries is not a department tag
-    ({"unrelated"}, A, WITH_DEFAULT, False),
-    ({"dept-a", "dept-b"}, A, WITH_DEFAULT, False),  # both departments: no deployment carries both
-    ({"dept-a", "default"}, A, WITH_DEFAULT, True),
-    ({"dept-a", "default"}, DEFAULT, WITH_DEFAULT, False),
-    (NONE, A, WITHOUT_DEFAULT, False),  # no default deployment: untagged never lands in a department
-    (NONE, NONE, [A, NONE], True),  # ... but may use an untagged deployment
-    (NONE, NONE, [NONE, NONE], True),  # no tags anywhere: nothing to isolate
-    (A, {"dept-a", "eu"}, [{"dept-a", "eu"}, B], True),
-])
-def test_isolation_decisions(request_tags: set[str], picked: set[str], group: list[set[str]],
-                             allowed: bool) -> None:
-    problem = violation(request_tags, picked, [*group, picked] if picked not in group else group)
-    assert (problem is None) == allowed, problem
-    if problem:
-        assert str(sorted(picked)) in problem
-
-
-def _router(local_aws: LocalAWS) -> litellm.Router:
-    model_list: list[dict[str, Any]] = []
-    for tag, role in (("dept-a", DEPT_A), ("default", DEPT_A)):
-        model_list.append({"model_name": "claude", "litellm_params": {
-            "model": f"bedrock-xacct/{MODEL}", **deployment(local_aws, role), "tags": [tag]},
-            "model_info": {"id": tag}})
-    model_list.append({"model_name": "other", "litellm_params": {
-        "model": f"bedrock-xacct/{MODEL}", **deployment(local_aws, DEPT_A), "tags": ["dept-b"]},
-        "model_info": {"id": "other-b"}})
-    return litellm.Router(model_list=model_list)
-
-
-def test_isolation_reads_the_routers_model_group(engine: CredentialEngine, local_aws: LocalAWS) -> None:
-    router = _router(local_aws)
-    assert check(router, "dept-a", {"dept-a"}) is None
-    assert check(router, "default", set()) is None
-    assert "['default']" in (check(router, "default", {"dept-a"}) or "")
-    assert "no department tag" in (check(router, "dept-a", set()) or "")
-    # dept-b is a department of another model group only: not a department tag of "claude"
-    assert check(router, "default", {"dept-b"}) is None
-    assert "not in the proxy's router" in (check(router, "gone", set()) or "")
+# -- department isolation (the decision table and the index: tests/test_authority_units.py) ---------------
 
 
 def test_isolation_error_is_a_403_the_router_neither_cools_down_nor_gives_up_on() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import SECRET_FIELDS
+from .callers import caller_mode
 from .findings import (
     ENV_REF,
     GATEWAY_IDENTITY,
@@ -74,7 +75,8 @@ def check_document(doc: Mapping[str, Any], *, path: str, config_dir: Path, rules
     """Run the static rules on a loaded config (no AWS calls)."""
     ctx = Context(doc, config_dir, bedrock_deployments(doc, sources))
     by_index = {d.index: d for d in ctx.deployments}
-    report = Report(path=path, live=False, deployments=ctx.deployments, findings=[], secrets=_secrets(doc))
+    report = Report(path=path, live=False, deployments=ctx.deployments, findings=[], secrets=_secrets(doc),
+                    callers=caller_mode(ctx))
     for rule in rules:
         for finding in rule(ctx):
             owner = by_index.get(finding.index) if finding.index is not None else None

@@ -129,6 +129,7 @@ class Report:
     findings: list[Finding]
     secrets: set[str] = field(default_factory=set, repr=False)
     probed: bool = False
+    callers: str | None = None  # the caller mode line (docs/callers.md); None: no department to bind
 
     def findings_all(self) -> list[Finding]:
         return [f for d in self.deployments for f in d.findings] + self.findings

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+from .callers import binding_summary
 from .findings import GATEWAY_IDENTITY, Deployment, Report, role_account
 
 WIDTH = 160
@@ -15,7 +16,7 @@ def render_json(report: Report) -> str:
     """One stable JSON document (sorted keys), secrets redacted."""
     deployments = [{
         "index": d.index, "model_name": d.model_name, "model": d.model, "route": d.route, "source": d.source,
-        "identity": d.identity, "tags": d.tags,
+        "identity": d.identity, "tags": d.tags, "callers": d.model_info.get("xacct_callers"),
         "probe": None if d.probe is None else {"status": d.probe.status, "code": d.probe.code,
                                                 "message": d.probe.message},
         "role_arn": d.role_arn, "session_name": d.session_name, "expected_account": d.expected_account,
@@ -23,6 +24,7 @@ def render_json(report: Report) -> str:
         "findings": [f.as_json(config_wide=False) for f in d.findings],
     } for d in report.deployments]
     doc = {"config": report.path, "live": report.live, "probed": report.probed, "deployments": deployments,
+           "callers": report.callers,
            "findings": [f.as_json(config_wide=True) for f in report.findings], "summary": report.summary()}
     return report.redact(json.dumps(doc, indent=2, sort_keys=True)) + "\n"
 
@@ -95,8 +97,10 @@ def _mode(report: Report) -> str:
 
 def render_text(report: Report) -> str:
     """A table per deployment, the problems under it, then config-wide findings; plain text, 160 columns."""
-    lines = [*_wrap("", f"litellm-xacct check {report.path} ({_mode(report)})", 4), "",
-             "deployments that reach Amazon Bedrock:"]
+    lines = [*_wrap("", f"litellm-xacct check {report.path} ({_mode(report)})", 4)]
+    if report.callers:
+        lines += _wrap("callers: ", report.callers, 4)
+    lines += ["", "deployments that reach Amazon Bedrock:"]
     if report.deployments:
         table = _table(report)
         lines += [table[0]]
@@ -104,6 +108,8 @@ def render_text(report: Report) -> str:
             lines.append(row)
             if dep.source:
                 lines.append(f"   from include {dep.source}")
+            if binding_summary(dep) != "-":
+                lines += _wrap("   callers (model_info.xacct_callers): ", binding_summary(dep), 12)
             if dep.resolved_arn:
                 lines += _wrap("   signs as ", dep.resolved_arn, 12)
             elif report.live and dep.route == "bedrock-xacct" and dep.config is None:

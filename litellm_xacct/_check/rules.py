@@ -20,6 +20,7 @@ from .._config import _REGION as REGION
 from .._config import _ROLE_ARN as ROLE_ARN
 from .._config import AWS_FIELDS, PROVIDER, XACCT_FIELDS, DeploymentConfig, split_model
 from .._errors import ConfigError
+from .callers import CALLER_RULES
 from .findings import (
     ENV_REF,
     GATEWAY_IDENTITY,
@@ -695,5 +696,6 @@ RULES: tuple[Rule, ...] = (
     provider_map,
     guard_armed,
     database_models,
+    *CALLER_RULES,
     nothing_to_do,
 )
