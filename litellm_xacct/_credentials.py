@@ -43,6 +43,7 @@ from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from . import _metrics
 from ._config import CHAINED_MAX_SECONDS, DeploymentConfig, RoleHop
 from ._errors import ConfigError, CredentialError, RoleAssumptionError, StsUnavailableError, sts_transient
 
@@ -399,6 +400,7 @@ class CredentialEngine:
     def _stale_or_raise(self, lease: Lease | None, exc: CredentialError) -> Lease:
         if lease is not None and lease.expiry > self.clock():
             self.stats["served_stale"] += 1  # refresh failed but the current lease is still valid
+            _metrics.stale_serve(exc.deployment)
             return lease
         raise exc
 
@@ -468,10 +470,13 @@ class CredentialEngine:
         if recovered:
             log.warning("credential refresh recovered deployment=%s depth=%d", config.deployment, depth)
         self._schedule(entry, config, depth, lease)
+        _metrics.credential_expiry(config.deployment, config.chain[depth - 1].role_arn if depth else "", lease.expiry)
         fut.set_result(lease)
 
     def _failed(self, entry: _Entry, config: DeploymentConfig, depth: int, exc: CredentialError) -> None:
         self.stats["refresh_failures"] += 1
+        _metrics.refresh_failure(config.deployment, exc.code or "error",
+                                 config.chain[depth - 1].role_arn if depth else None)
         with entry.lock:
             entry.failures += 1
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (entry.failures - 1))
@@ -547,6 +552,7 @@ class CredentialEngine:
                 if self._closed:  # close() cut the wait short: give up now, without another call
                     exc.attempts, exc.waited = attempt, max(0.0, self.clock() - first)
                     raise
+        _metrics.sts_call(hop.role_arn, "ok")
         creds = response["Credentials"]
         principal = response.get("AssumedRoleUser", {}).get("Arn")
         lease = Lease(
@@ -578,11 +584,13 @@ class CredentialEngine:
             err = exc.response.get("Error", {})
             code, message = str(err.get("Code", "Unknown")), str(err.get("Message", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            _metrics.sts_call(hop.role_arn, _metrics.sts_outcome(code, status))
             if sts_transient(code, status):
                 raise StsUnavailableError(config.deployment, hop.role_arn, config.sts_url, code,
                                           f"STS {code} (HTTP {status}): {message}") from None
             raise RoleAssumptionError(config.deployment, hop.role_arn, hop.session_name, code, message) from None
         except (BotoConnectionError, HTTPClientError) as exc:  # refused, reset, timed out: transient
+            _metrics.sts_call(hop.role_arn, "error")
             raise StsUnavailableError(config.deployment, hop.role_arn, config.sts_url, type(exc).__name__,
                                       f"cannot reach STS: {exc}") from None
         except BotoCoreError as exc:

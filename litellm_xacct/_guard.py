@@ -18,6 +18,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from . import _metrics
 from ._callerfields import (
     GUARD_KEY,
     GUARD_MARK,
@@ -91,6 +92,7 @@ class XacctGuard(CustomLogger):
             scrub_forged_audit(data)
 
             field, where = found[0]
+            _metrics.refusal("guard", "forbidden_header" if field.startswith("header") else "refused_field")
             model = data.get("model")
             raise HTTPException(status_code=400, detail={"error": (
                 f"litellm-xacct guard: model group {model!r}: {field} in {where} was refused: it would choose "

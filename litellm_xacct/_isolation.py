@@ -99,8 +99,10 @@ def refuse(label: str, problem: str) -> Exception:
     import httpx
     import litellm
 
+    from . import _metrics
     from ._config import PROVIDER
 
+    _metrics.refusal("isolation", "department_tags")
     message = (f"deployment {label!r}: department isolation: {problem}. Nothing was sent to AWS. Fix: send the "
                "department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; this "
                "happens while the department's own deployment cools down or is unhealthy")
