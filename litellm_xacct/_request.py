@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from . import _isolation
+from . import _health, _isolation
 from ._audit import drop_caller_audit
 from ._callerfields import ROUTED_REFUSED, guarded
 from ._config import PROVIDER, refuse_sdk_endpoint
@@ -104,6 +104,8 @@ def identity_fields(
         require_guard(label, proxy_request)
         refuse_caller_fields(label, proxy_request.get("body"))
         return _router_deployment(label, litellm_params, logging_obj)
+    if (health := _health.deployment_fields(label, litellm_params)) is not None:  # LiteLLM's proxy health check
+        return health
     refuse_sdk_endpoint(label, litellm_params)
     details = getattr(logging_obj, "model_call_details", None) or {}
     fields = _pick(details.get("litellm_params"))
