@@ -165,3 +165,45 @@ def test_every_function_is_a_no_op_without_prometheus_client(tmp_path: Path) -> 
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "enabled False"
+
+
+class _SteppedClock:
+    """Real time plus an offset the test moves (STS expiries are real timestamps)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def test_engine_reports_expiry_refresh_failure_and_stale_serve(local_aws: LocalAWS) -> None:
+    """A lease in its mandatory window whose refresh is throttled: served stale, and every event counted."""
+    from litellm_xacct import CredentialEngine, DeploymentConfig
+
+    from .conftest import MODEL, deployment
+
+    registry = prometheus_client.REGISTRY
+    name = "metrics-stale"  # a deployment name no other test uses: absolute values are this test's own
+    labels = {"deployment": name, "role": DEPT_A}
+    clock = _SteppedClock()
+    engine = CredentialEngine(clock=clock, background=False)
+    try:
+        config = DeploymentConfig.from_params(deployment(local_aws, DEPT_A), deployment=name, model=MODEL)
+        lease = engine.get(config)
+        assert registry.get_sample_value("litellm_xacct_credential_expiry_timestamp_seconds", labels) == lease.expiry
+        throttled = {"role": DEPT_A, "outcome": "throttled"}
+        before = registry.get_sample_value("litellm_xacct_sts_calls_total", throttled) or 0.0
+        clock.offset = lease.expiry - time.time() - lease.mandatory / 2  # inside the mandatory window
+        local_aws.fail_sts("Throttling", 400, count=None)
+        assert engine.get(config) is lease  # the refresh failed; the still-valid lease is served
+        assert registry.get_sample_value("litellm_xacct_credential_stale_serves_total", {"deployment": name,
+                                                                                        "role": ""}) == 1
+        assert registry.get_sample_value("litellm_xacct_credential_refresh_failures_total",
+                                         {**labels, "code": "Throttling"}) == 1
+        throttled_calls = [c for c in local_aws.sts_calls("AssumeRole") if c.error_code == "Throttling"]
+        assert len(throttled_calls) >= 1
+        assert registry.get_sample_value("litellm_xacct_sts_calls_total", throttled) == before + len(throttled_calls)
+    finally:
+        local_aws.clear_faults()
+        engine.close()
