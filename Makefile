@@ -4,7 +4,7 @@ PYTHON ?= python3
 VERSIONS ?= newest 1.82.3
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: test demo check lint bench bench-load bench-overhead bench-scale lock clean  # not test-%: make skips pattern rules for phony targets
+.PHONY: test services demo check lint bench bench-load bench-overhead bench-scale bench-replicas bench-profile lock clean  # not test-%: make skips pattern rules for phony targets
 
 .PRECIOUS: .venv-%/.installed  # keep the marker: pattern-rule prerequisites are deleted as intermediates otherwise
 
@@ -15,6 +15,12 @@ test-%: .venv-%/.installed
 
 # The fresh-virtualenv extras test (tests/test_extras.py) installs from the newest lock: run it once per CI run.
 test-newest: export XACCT_FRESH_VENV := 1
+
+# System services the tests start themselves: Debian's redis-server (replica tests). Installed only when missing;
+# needs root (CI runs as root). Outside CI without it, the replica tests are skipped with the reason.
+services:
+	@command -v redis-server >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server; }
+	@redis-server --version
 
 .venv-%/.installed: requirements/lock-%.txt pyproject.toml
 	$(PYTHON) -m venv .venv-$*
@@ -43,6 +49,12 @@ bench-overhead: .venv-newest/.installed  ## proxy overhead: native bedrock/ vs b
 
 bench-scale: .venv-newest/.installed  ## 1,000 deployments: startup, memory, throttled cold fan-out, refresh load
 	.venv-newest/bin/python benchmarks/scale.py
+
+bench-replicas: .venv-newest/.installed services  ## two replicas sharing Redis, dept-a throttled: misrouted, failures, p50/p99
+	.venv-newest/bin/python benchmarks/replicas.py
+
+bench-profile: .venv-newest/.installed  ## cProfile one proxy: bedrock-xacct beside native bedrock/, plain and stream
+	.venv-newest/bin/python benchmarks/profile_request.py
 
 lock:  ## re-resolve the hashed lock files (needs uv)
 	uv pip compile --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 requirements/dev.in requirements/litellm-newest.in -o requirements/lock-newest.txt

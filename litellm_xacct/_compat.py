@@ -159,3 +159,77 @@ def proxy_metadata_name(proxy_request: Any) -> str:
     path = urlparse(str(url or "")).path
     special = any(r in path for r in ("thread", "assistant", *routes))
     return "litellm_metadata" if special else "metadata"
+
+
+# -- operations (health checks, startup) ---------------------------------------------------------------------
+_HEALTH_WRAPPED = "_xacct_health_marked"
+
+
+def mark_health_checks(provider: str, mark: Any) -> bool:
+    """Make LiteLLM's proxy health checks (``/health`` and the background checks) name the deployment they
+    check: the params LiteLLM builds for each ``provider`` deployment get ``model_info = mark(deployment's
+    model_info)``, which reaches a custom provider's ``litellm_params`` on every release.
+
+    Why: 1.82.3 drops a custom provider's ``aws_*`` fields on the health path (its health call passes its own
+    logging object, so they reach neither ``litellm_params`` nor the logged params: "aws_region_name is
+    missing"); 1.108.7 passes them but, like 1.82.3, no deployment id. Found by name: the builder is
+    ``_update_litellm_params_for_health_check`` on 1.82.3 and ``update_litellm_params_for_health_check`` on
+    1.108.7 (module global, looked up at call time). Idempotent; False when neither exists."""
+    import importlib
+
+    module = importlib.import_module("litellm.proxy.health_check")
+    for name in ("update_litellm_params_for_health_check", "_update_litellm_params_for_health_check"):
+        original = getattr(module, name, None)
+        if original is None:
+            continue
+        if getattr(original, _HEALTH_WRAPPED, False):
+            return True
+
+        def marked(model_info: Any, litellm_params: Any, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            params = _original(model_info, litellm_params, *args, **kw)
+            model = str((params or {}).get("model", ""))
+            if model.startswith(provider + "/") or (params or {}).get("custom_llm_provider") == provider:
+                params["model_info"] = mark(model_info or {})
+            return params
+
+        setattr(marked, _HEALTH_WRAPPED, True)
+        setattr(module, name, marked)
+        return True
+    return False
+
+
+class _ProviderMismatchFilter:
+    """Drops LiteLLM's "sets [aws_...] but ... resolves to provider '<ours>'" router warning, only for our
+    provider: the ``aws_*`` fields are exactly what it reads."""
+
+    def __init__(self, provider: str) -> None:
+        self.needle = f"resolves to provider '{provider}'"
+
+    def filter(self, record: Any) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Deployment '") and self.needle in message)
+
+
+def warns_on_credential_mismatch() -> bool:
+    """Whether this LiteLLM's Router warns about provider-scoped credential fields at startup (1.108.7)."""
+    try:
+        from litellm.router_utils import common_utils
+    except ImportError:
+        return False
+    return hasattr(common_utils, "warn_on_provider_credential_mismatch")
+
+
+def quiet_credential_mismatch_warning(provider: str) -> bool:
+    """1.108.7 (``router_utils.common_utils.warn_on_provider_credential_mismatch``, driven by
+    ``PROVIDER_SCOPED_CREDENTIAL_PARAMS``) warns once per deployment that carries ``aws_*`` fields and resolves
+    to a provider other than bedrock/sagemaker, advising the ``bedrock/`` prefix: wrong advice for ``provider``,
+    whose fields those are. Filters that one message for ``provider`` only, off the router's logger; the
+    warning still fires for every other provider. 1.82.3 has no such check: nothing to do (returns False)."""
+    import logging
+
+    if not warns_on_credential_mismatch():
+        return False
+    logger = logging.getLogger("LiteLLM Router")
+    if not any(isinstance(f, _ProviderMismatchFilter) for f in logger.filters):
+        logger.addFilter(_ProviderMismatchFilter(provider))
+    return True

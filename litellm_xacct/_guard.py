@@ -131,8 +131,8 @@ class XacctGuard(CustomLogger):
             scrub_forged_audit(data)
 
             field, where = found[0]
+            _metrics.refusal("guard", "forbidden_header" if field.startswith("header") else "refused_field")
             model = data.get("model")
-            _metrics.refusal("guard", "caller-field")
             raise HTTPException(status_code=400, detail={"error": (
                 f"litellm-xacct guard: model group {model!r}: {field} in {where} was refused: it would choose "
                 "the provider, deployment, credentials, endpoint or model, or fake an outcome, which only the "

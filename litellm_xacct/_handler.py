@@ -18,7 +18,7 @@ import httpx
 import litellm
 from litellm import CustomLLM
 
-from . import _params, _streams
+from . import _health, _params, _streams
 from ._audit import record, stamp
 from ._compat import call_with, loop_running_here, messages_api_call
 from ._config import PROVIDER, DeploymentConfig
@@ -148,6 +148,7 @@ class BedrockXacct(CustomLLM):
         self._engine_lock = threading.Lock()
         self.transport = Transport(lambda: self.engine, _lite_error)
         _params.install()  # native Bedrock params pass LiteLLM's custom-provider gate (see _params)
+        _health.install()  # proxy only: health checks sign as each deployment; no misleading startup warning
 
     @property
     def engine(self) -> CredentialEngine:

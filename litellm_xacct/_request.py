@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import _authority, _isolation, _metrics
+from . import _authority, _health, _isolation, _metrics
 from ._audit import drop_caller_audit
 from ._authority import AUTHORITY_KEY
 from ._callerfields import ROUTED_REFUSED, guarded
@@ -116,6 +116,8 @@ def identity_fields(
         require_guard(label, proxy_request)
         refuse_caller_fields(label, proxy_request.get("body"))
         return _router_deployment(label, litellm_params, logging_obj)
+    if (health := _health.deployment_fields(label, litellm_params)) is not None:  # LiteLLM's proxy health check
+        return health
     refuse_sdk_endpoint(label, litellm_params)
     details = getattr(logging_obj, "model_call_details", None) or {}
     fields = _pick(details.get("litellm_params"))
