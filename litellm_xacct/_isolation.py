@@ -109,7 +109,6 @@ def refuse(label: str, problem: str, *, tag_filtering: bool = True) -> Exception
     import httpx
     import litellm
 
-    from . import _metrics
     from ._config import PROVIDER
 
     fix = ("send the department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; "

@@ -127,7 +127,7 @@ class RefreshingCache:
     def stale_or_raise(self, fetcher: Fetcher, lease: Lease | None, exc: CredentialError) -> Lease:
         if lease is not None and lease.expiry > self.clock():
             self.stats["served_stale"] += 1  # refresh failed but the current lease is still valid
-            _metrics.stale_serve(fetcher.deployment)
+            _metrics.stale_serve(fetcher.deployment, fetcher.role_arn)
             return lease
         raise exc
 
@@ -188,7 +188,7 @@ class RefreshingCache:
 
     def _failed(self, entry: _Entry, fetcher: Fetcher, exc: CredentialError) -> None:
         self.stats["refresh_failures"] += 1
-        _metrics.refresh_failure(fetcher.deployment, str(exc.code))
+        _metrics.refresh_failure(fetcher.deployment, str(exc.code), fetcher.role_arn)
         with entry.lock:
             entry.failures += 1
             delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (entry.failures - 1))
