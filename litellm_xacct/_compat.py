@@ -22,7 +22,7 @@ provider                                      (``_request.identity_fields`` read
   ``should_fake_stream``, whose signature differs per config class: :func:`call_with`)
 ``/v1/messages`` through a custom provider    logged as ``completion``     logged as ``anthropic_messages``
   (:func:`messages_api_call`: the value LiteLLM logged; 1.82.3's cannot be told apart)
-custom-provider chat params gate              ``LlmProviders.CUSTOM``      same (see :mod:`._params`;
+custom-provider chat params gate              ``LlmProviders.CUSTOM``      same (see :mod:`._litellm_param_gate`;
                                               config in the provider map   ``hasattr`` on the map builder)
 ============================================  ==========================  =====================================
 """
@@ -121,3 +121,10 @@ def messages_api_call(logging_obj: Any) -> bool:
     """Whether LiteLLM is serving an Anthropic ``/v1/messages`` call through the provider: 1.108.7 logs the
     call type ``anthropic_messages``; 1.82.3 logs ``completion`` (indistinguishable from chat)."""
     return str(getattr(logging_obj, "call_type", "")) in ("anthropic_messages", "CallTypes.anthropic_messages")
+
+
+def drop_params_default() -> bool:
+    """LiteLLM's process-wide ``litellm.drop_params`` (every release): a deployment's own setting wins."""
+    import litellm
+
+    return bool(litellm.drop_params)

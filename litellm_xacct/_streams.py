@@ -21,7 +21,8 @@ from typing import Any
 
 from . import _compat
 from ._config import DeploymentConfig
-from ._transport import StreamCut, cut_error
+from ._error_mapping import cut_error
+from ._transport import StreamCut
 
 
 class StreamFixer:
