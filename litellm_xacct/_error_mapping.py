@@ -19,11 +19,10 @@ from litellm.litellm_core_utils.exception_mapping_utils import exception_type
 from litellm.llms.bedrock.common_utils import BedrockError
 
 from ._config import PROVIDER, DeploymentConfig
-from ._errors import CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
+from ._errors import THROTTLE_CODES, CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
 
 _AUTH_CODES = frozenset({"InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", "NoCredentials",
                          "IncompleteSignature", "MissingAuthenticationToken", "TokenFileUnreadable"})
-_THROTTLE_CODES = frozenset({"Throttling", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @contextmanager
@@ -44,7 +43,7 @@ def lite_error(label: str, exc: XacctError) -> Exception:
         return litellm.InternalServerError(message=message, llm_provider=provider, model=model)
     assert isinstance(exc, CredentialError)
     code = exc.code or ""
-    if code in _THROTTLE_CODES:
+    if code in THROTTLE_CODES:  # the one list of STS throttle codes (_errors): all of them are a 429
         return litellm.RateLimitError(message=message, llm_provider=provider, model=model)
     if isinstance(exc, RoleAssumptionError) and code not in _AUTH_CODES:
         request = httpx.Request("POST", "https://bedrock-xacct.invalid")
@@ -62,6 +61,16 @@ def bedrock_error(config: DeploymentConfig, status: int, text: str, headers: Map
         return exception_type(model=config.model, custom_llm_provider="bedrock", original_exception=original)
     except Exception as mapped_exc:  # exception_type raises the mapped exception
         return mapped_exc
+
+
+def decoder_error(config: DeploymentConfig, exc: Exception) -> Exception:
+    """An error LiteLLM's Bedrock stream decoder raised mid-stream (an exception event: ``BedrockError`` with
+    Bedrock's status) as native maps it (400 BadRequestError, 429 RateLimitError...). Done here because a
+    custom provider's stream wrapper maps it under the custom provider's name (1.82.3: APIConnectionError 500)."""
+    if not isinstance(exc, BedrockError):
+        return exc
+    headers = exc.headers if isinstance(exc.headers, Mapping) else {}
+    return bedrock_error(config, int(exc.status_code), str(exc.message), headers)
 
 
 def error_code(text: str, headers: Mapping[str, str]) -> str | None:
@@ -91,8 +100,12 @@ def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Except
         llm_provider="bedrock", model=config.model)
 
 
-def cut_error(config: DeploymentConfig, why: str) -> Exception:
-    """What a stream that ended early raises: a connection error, the kind Router retries."""
+def cut_error(config: DeploymentConfig, why: str, *, undecoded: bool = False) -> Exception:
+    """What a stream that ended early raises: a connection error, the kind Router retries; a body that ended
+    inside a frame (``undecoded``) is mapped as native maps it, as Bedrock's 502 (1.108.7: BadGatewayError)."""
+    if undecoded:
+        return bedrock_error(config, 502, f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended "
+                             f"early ({why}); the answer is incomplete", {})
     return litellm.APIConnectionError(
         message=f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended early ({why}); "
                 "the answer is incomplete", llm_provider="bedrock", model=config.model)

@@ -18,7 +18,7 @@ import httpx
 
 from . import _streams
 from ._audit import record, stamp
-from ._compat import drop_params_default, loop_running_here, messages_api_call
+from ._compat import drop_params_default, loop_running_here, messages_api_request
 from ._config import DeploymentConfig
 from ._error_mapping import mapped
 from ._pricing import base_model, price_as_native
@@ -57,7 +57,7 @@ def prepare(kind: str, kw: dict[str, Any], *, stream: bool = False) -> Prepared:
         fields = identity_fields(label, litellm_params, kw.get("optional_params") or {}, logging_obj)
         config = DeploymentConfig.cached(fields, deployment=label, model=kw["model"])
         base = base_model(litellm_params, logging_obj)
-        route = route_for(kind, config, base, messages_api=messages_api_call(logging_obj))
+        route = route_for(kind, config, base, messages_api=messages_api_request(logging_obj, litellm_params))
         price_as_native(config, base, logging_obj)
         drop = bool(litellm_params.get("drop_params") or drop_params_default())
         call = Call(kw, config, litellm_params, logging_obj, stream, drop,

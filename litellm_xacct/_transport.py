@@ -85,7 +85,12 @@ class _Answer:
 
 
 class StreamCut(Exception):
-    """The event stream ended in the middle of a frame."""
+    """The event stream ended before Bedrock's final event. ``undecoded``: the body ended cleanly inside a
+    frame (native 1.108.7 reports that as Bedrock's 502), not on a dropped connection."""
+
+    def __init__(self, why: str, *, undecoded: bool = False) -> None:
+        super().__init__(why)
+        self.undecoded = undecoded
 
 
 _LEASE = object()  # a flow step: "lease credentials for this exchange"
@@ -252,7 +257,7 @@ class _Frames:
 
     def check(self) -> None:
         if self.pending:
-            raise StreamCut(f"{self.pending} bytes of an unfinished event")
+            raise StreamCut(f"{self.pending} bytes of an unfinished event", undecoded=True)
         if not self.final:
             raise StreamCut("no final event")
 

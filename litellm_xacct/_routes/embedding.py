@@ -57,7 +57,8 @@ class EmbeddingRoute(Route):
     def parse(self, call: Call, responses: list[httpx.Response]) -> Any:
         bodies, logging_obj = call.bodies, call.logging_obj
         if self.family == "cohere":
-            from litellm.llms.cohere.embed.transformation import CohereEmbeddingConfig
+            # native's reader: the v1 config (list-of-vectors answers), not the v2 one (by-type only)
+            from litellm.llms.cohere.embed.v1_transformation import CohereEmbeddingConfig
 
             return CohereEmbeddingConfig()._transform_response(
                 response=responses[0], api_key=None, logging_obj=logging_obj, data=bodies[0],

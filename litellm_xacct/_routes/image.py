@@ -41,6 +41,22 @@ class ImageRoute(Route):
                                                     optional_params=dict(call.params)))]
 
     def parse(self, call: Call, responses: list[httpx.Response]) -> Any:
-        return self.handler._transform_response_dict_to_openai_response(
+        result = self.handler._transform_response_dict_to_openai_response(
             model_response=call.kw["model_response"], model=self.lite_model, logging_obj=call.logging_obj,
             prompt=call.kw["prompt"], response=responses[0], data=call.bodies[0])
+        self._price(call, result)
+        return result
+
+    def _price(self, call: Call, result: Any) -> None:
+        """Price the image with the model's own Bedrock calculator, as native does: LiteLLM prices a custom
+        provider's image with its generic one (Titan: its 0.0 input price; 1.82.3: no price at all), and
+        honours a ``response_cost`` the response carries on every release."""
+        hidden = getattr(result, "_hidden_params", None)
+        if not isinstance(hidden, dict) or hidden.get("response_cost") is not None:
+            return
+        try:
+            hidden["response_cost"] = float(self.lite.cost_calculator(
+                model=self.lite_model, image_response=result, size=self.requested(call).get("size"),
+                optional_params=dict(call.params)))
+        except Exception:  # a model the price map lacks: LiteLLM's own pricing decides, as before
+            return
