@@ -594,7 +594,7 @@ def _block_kinds(proxy: ProxyProcess, group: str, body: dict[str, Any]) -> list[
 @pytest.mark.proxy
 @pytest.mark.xfail(RELEASE == OLD, strict=True, reason=f"[{OLD}] LiteLLM's /v1/messages adapter for providers without "
                    "native Messages support (AnthropicStreamWrapper) opens every stream with an empty text block, "
-                   "before the thinking block; 1.108.7's does not")
+                   "before the thinking block, and opens another after the last tool_use block; 1.108.7's does not")
 def test_proxy_messages_thinking_stream_starts_with_thinking(parity_proxy: ProxyProcess, aws: LocalAWS) -> None:
     """A streamed ``/v1/messages`` answer with thinking starts with its thinking block, as native's does: a client
     that sends that turn back with tools needs it first (Anthropic's rule for an assistant turn with thinking)."""
@@ -604,3 +604,81 @@ def test_proxy_messages_thinking_stream_starts_with_thinking(parity_proxy: Proxy
     xacct = _block_kinds(parity_proxy, "xacct-claude", body)
     assert native and native[0] == "thinking", f"the stand-in's native answer changed: {native}"
     assert xacct == native, f"native {native}, xacct {xacct}"
+
+
+# -- docs/parity.md: its parity table is this module's table, rendered ----------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "parity.md"
+BEGIN = "<!-- parity-table:begin (generated from tests/test_parity.py by render_parity_table; do not edit) -->"
+END = "<!-- parity-table:end -->"
+
+
+def _cell(xfail: Mapping[str, Any], release: str, modes: tuple[str, ...], notes: list[str]) -> str:
+    """``same`` or the modes that differ with the note number of each reason."""
+    by_reason: dict[str, list[str]] = {}
+    for mode in modes:
+        for key in (release, "*"):
+            entry = xfail.get(key)
+            reason = (entry.get(mode) or entry.get("*")) if isinstance(entry, Mapping) else entry
+            if reason:
+                by_reason.setdefault(reason, []).append(mode)
+                break
+    if not by_reason:
+        return "same"
+    parts = []
+    for reason, which in by_reason.items():
+        if reason not in notes:
+            notes.append(reason)
+        scope = "" if len(which) == len(modes) else " " + "/".join(which)
+        parts.append(f"differs{scope} [{notes.index(reason) + 1}]")
+    return "; ".join(parts)
+
+
+def render_parity_table() -> str:
+    """The SDK and proxy parity rows as Markdown, each release's cell from the row's strict xfails."""
+    notes: list[str] = []
+    lines = ["SDK (`litellm.completion` / `embedding` / `image_generation`, sync and async, plain and streamed):", "",
+             f"| Row | Model | Modes | {NEW} | {OLD} |", "|---|---|---|---|---|"]
+    for case in CASES:
+        cells = [_cell(case.xfail, release, case.modes, notes) for release in (NEW, OLD)]
+        lines.append(f"| `{case.id}` | `{case.model}` | {', '.join(case.modes)} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Proxy (one `litellm --config` proxy, a native and an xacct model group, HTTP requests):", "",
+              f"| Row | Endpoint | Model group | {NEW} | {OLD} |", "|---|---|---|---|---|"]
+    for pcase in PROXY_CASES:
+        cells = [_cell(pcase.xfail, release, ("call",), notes) for release in (NEW, OLD)]
+        stream = " (stream)" if pcase.stream else ""
+        lines.append(f"| `{pcase.id}` | `{pcase.path}`{stream} | {pcase.group} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Why a row differs (each is a strict xfail in `tests/test_parity.py`, failing the day it matches):",
+              ""]
+    lines += [f"{number}. {note.removeprefix(UNSTABLE)}" + (" (not strict: comes and goes with native's state)"
+                                                          if note.startswith(UNSTABLE) else "")
+              for number, note in enumerate(notes, start=1)]
+    return "\n".join(lines)
+
+
+def test_parity_doc_is_current() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, f"{DOC} lost its generated-table markers"
+    current = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert current == render_parity_table(), (
+        f"{DOC} is stale: regenerate with\n  python -c 'from tests.test_parity import write_parity_doc; "
+        "write_parity_doc()'")
+
+
+def write_parity_doc() -> None:
+    """Rewrite the generated part of docs/parity.md from the tables above."""
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(f"{head}{BEGIN}\n{render_parity_table()}\n{END}{tail}", encoding="utf-8")
+
+
+def test_parity_doc_names_only_tests_that_exist() -> None:
+    """Every ``tests/<file>.py::<test>`` the page cites as proof is a test function in that file."""
+    import re
+
+    cited = re.findall(r"tests/(test_\w+)\.py::(test_\w+)", DOC.read_text(encoding="utf-8"))
+    assert len(cited) >= 10, cited
+    missing = [f"{module}::{name}" for module, name in cited
+               if f"def {name}(" not in (DOC.parent.parent / "tests" / f"{module}.py").read_text(encoding="utf-8")]
+    assert not missing, missing
