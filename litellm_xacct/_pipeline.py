@@ -25,7 +25,7 @@ from ._pricing import base_model, price_as_native
 from ._request import deployment_label, identity_fields
 from ._routes import Call, Route, route_for
 from ._signing import clean_caller_headers, model_url
-from ._transport import Exchange, Sent, Transport, in_thread
+from ._transport import Exchange, OpenStream, Sent, Transport, in_thread
 
 
 @dataclass
@@ -91,8 +91,7 @@ class Pipeline:
         self.transport = transport
 
     def answer(self, kind: str, kw: dict[str, Any]) -> Any:
-        prepared = prepare(kind, kw)
-        return finish(prepared, [self.transport.send(ex) for ex in prepared.exchanges])
+        return self.answer_prepared(prepare(kind, kw))
 
     async def aanswer(self, kind: str, kw: dict[str, Any]) -> Any:
         prepared = prepare(kind, kw)
@@ -101,35 +100,41 @@ class Pipeline:
     def stream(self, kw: dict[str, Any]) -> Iterator[Any]:
         """Opens the stream before returning, so Bedrock's refusal raises here, at the caller's call."""
         prepared = prepare("chat", kw, stream=True)
-        call, (exchange,) = prepared.call, prepared.exchanges
+        call = prepared.call
         if call.fake_stream:
-            return _streams.replay(finish(prepared, [self.transport.send(exchange)]), call.params)
-        opened = self.transport.open_stream(exchange)
-        stamp(record(call.config, opened.lease), logging_obj=call.logging_obj)
+            return _streams.replay(self.answer_prepared(prepared), call.params)
+        opened = self._open(prepared)
         return _streams.decode(call.config, prepared.route.decoder(call, sync=True), opened.chunks)
 
     def astream(self, kw: dict[str, Any]) -> AsyncIterator[Any]:
         """LiteLLM calls this from ``acompletion``'s worker thread: the stream is opened there (no event loop
         to block), so errors raise at the caller's ``await``, and the body is read off the loop."""
         prepared = prepare("chat", kw, stream=True)
-        call, (exchange,) = prepared.call, prepared.exchanges
+        call = prepared.call
         if loop_running_here():  # a release that calls us on the loop: open lazily, asynchronously
             return self._astream_lazily(prepared)
         if call.fake_stream:
-            return _streams.areplay(finish(prepared, [self.transport.send(exchange)]), call.params)
-        opened = self.transport.open_stream(exchange)
-        stamp(record(call.config, opened.lease), logging_obj=call.logging_obj)
+            return _streams.areplay(self.answer_prepared(prepared), call.params)
+        opened = self._open(prepared)
         return _streams.adecode(call.config, prepared.route.decoder(call, sync=False),
                                 in_thread(opened.chunks, opened.close))
 
     async def _astream_lazily(self, prepared: Prepared) -> AsyncIterator[Any]:
         call, (exchange,) = prepared.call, prepared.exchanges
         if call.fake_stream:
-            async for chunk in _streams.areplay(finish(prepared, [await self.transport.asend(exchange)]),
-                                                call.params):
+            answer = finish(prepared, [await self.transport.asend(exchange)])
+            async for chunk in _streams.areplay(answer, call.params):
                 yield chunk
             return
         opened = await self.transport.aopen_stream(exchange)
         stamp(record(call.config, opened.lease), logging_obj=call.logging_obj)
         async for chunk in _streams.adecode(call.config, prepared.route.decoder(call, sync=False), opened.chunks):
             yield chunk
+
+    def answer_prepared(self, prepared: Prepared) -> Any:
+        return finish(prepared, [self.transport.send(ex) for ex in prepared.exchanges])
+
+    def _open(self, prepared: Prepared) -> OpenStream:
+        opened = self.transport.open_stream(prepared.exchanges[0])
+        stamp(record(prepared.config, opened.lease), logging_obj=prepared.call.logging_obj)
+        return opened
