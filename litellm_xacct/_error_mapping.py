@@ -66,7 +66,8 @@ def bedrock_error(config: DeploymentConfig, status: int, text: str, headers: Map
 def decoder_error(config: DeploymentConfig, exc: Exception) -> Exception:
     """An error LiteLLM's Bedrock stream decoder raised mid-stream (an exception event: ``BedrockError`` with
     Bedrock's status) as native maps it (400 BadRequestError, 429 RateLimitError...). Done here because a
-    custom provider's stream wrapper maps it under the custom provider's name (1.82.3: APIConnectionError 500)."""
+    custom provider's stream wrapper maps it under the custom provider's name (on some releases
+    APIConnectionError 500)."""
     if not isinstance(exc, BedrockError):
         return exc
     headers = exc.headers if isinstance(exc.headers, Mapping) else {}
@@ -102,7 +103,8 @@ def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Except
 
 def cut_error(config: DeploymentConfig, why: str, *, undecoded: bool = False) -> Exception:
     """What a stream that ended early raises: a connection error, the kind Router retries; a body that ended
-    inside a frame (``undecoded``) is mapped as native maps it, as Bedrock's 502 (1.108.7: BadGatewayError)."""
+    inside a frame (``undecoded``) is mapped as native maps it, as Bedrock's 502 (BadGatewayError where
+    LiteLLM has it)."""
     if undecoded:
         return bedrock_error(config, 502, f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended "
                              f"early ({why}); the answer is incomplete", {})

@@ -86,7 +86,7 @@ class _Answer:
 
 class StreamCut(Exception):
     """The event stream ended before Bedrock's final event. ``undecoded``: the body ended cleanly inside a
-    frame (native 1.108.7 reports that as Bedrock's 502), not on a dropped connection."""
+    frame (native reports that as Bedrock's 502), not on a dropped connection."""
 
     def __init__(self, why: str, *, undecoded: bool = False) -> None:
         super().__init__(why)

@@ -31,7 +31,7 @@ class ChatRoute(Route):
         return mapped
 
     def fake_stream(self, call: Call) -> bool:
-        """Native's decision to answer a stream from one whole call (e.g. 1.82.3 for ``response_format``)."""
+        """Native's decision to answer a stream from one whole call (``response_format`` on some releases)."""
         asked = bool(call.params.pop("fake_stream", False))
         decide = getattr(self.lite, "should_fake_stream", None)
         if decide is None:

@@ -49,7 +49,7 @@ class ImageRoute(Route):
 
     def _price(self, call: Call, result: Any) -> None:
         """Price the image with the model's own Bedrock calculator, as native does: LiteLLM prices a custom
-        provider's image with its generic one (Titan: its 0.0 input price; 1.82.3: no price at all), and
+        provider's image with its generic one (Titan: its 0.0 input price; on some releases no price at all), and
         honours a ``response_cost`` the response carries on every release."""
         hidden = getattr(result, "_hidden_params", None)
         if not isinstance(hidden, dict) or hidden.get("response_cost") is not None:
