@@ -128,7 +128,6 @@ INVOKE_COST_OLD = (UNSTABLE + "cost: xacct prices Invoke at the us. profile's ra
                    "call at that rate or at the base model's (0.000132) depending on earlier calls in the process")
 INVOKE_THROTTLED_OLD = ("native is the broken side: a 429 before an Invoke stream surfaces as MidStreamFallbackError "
                         "while iterating; xacct raises RateLimitError at the call")
-COHERE_STREAM = "the streamed Cohere Invoke body lacks the 'stream': true native sends"
 DIMENSIONS = ("'dimensions' refused with UnsupportedParamsError by LiteLLM's embedding param gate "
               "(get_optional_params_embeddings), which has no hook for a provider outside LlmProviders and runs "
               "before the provider; with drop_params it drops them unrecorded (the proxy path then reads them back "
@@ -183,8 +182,7 @@ CASES = [
          modes=STREAMS),
     Case("invoke-llama", "invoke/meta.llama3-8b-instruct-v1:0", {"messages": _user()}),
     Case("invoke-mistral", "invoke/mistral.mistral-7b-instruct-v0:2", {"messages": _user()}),
-    Case("invoke-cohere", "invoke/cohere.command-r-v1:0", {"messages": _user()},
-         xfail=differs(("*", STREAMS, COHERE_STREAM))),
+    Case("invoke-cohere", "invoke/cohere.command-r-v1:0", {"messages": _user()}),
     Case("invoke-nova", "invoke/amazon.nova-pro-v1:0", {"messages": _user()},
          xfail=differs((NEW, STREAMS, STREAM_USAGE_NEW))),
     Case("invoke-titan", "invoke/amazon.titan-text-express-v1", {"messages": _user()}),

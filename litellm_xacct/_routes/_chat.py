@@ -17,6 +17,7 @@ class ChatRoute(Route):
     input_key = "messages"
     openai_names: ClassVar[frozenset[str]] = frozenset(litellm.OPENAI_CHAT_COMPLETION_PARAMS)
     accept_json = False
+    keeps_stream: ClassVar[bool] = False  # the mapped ``stream`` reaches the body transform (Invoke families)
 
     def requested(self, call: Call) -> dict[str, Any]:
         """OpenAI params as the caller sent them, before LiteLLM's generic custom-provider mapping."""
@@ -27,7 +28,8 @@ class ChatRoute(Route):
         shown = {**openai_part, "stream": True} if call.stream else openai_part
         mapped = dict(self.lite.map_openai_params(non_default_params=shown, optional_params={},
                                                   model=self.lite_model, drop_params=call.drop_params))
-        mapped.pop("stream", None)
+        if not self.keeps_stream:
+            mapped.pop("stream", None)
         return mapped
 
     def fake_stream(self, call: Call) -> bool:

@@ -21,6 +21,8 @@ from ._chat import ChatRoute
 
 
 class InvokeRoute(ChatRoute):
+    keeps_stream = True  # as native: each family's transform decides (Cohere Command R sends "stream": true)
+
     @classmethod
     def serves(cls, kind: str, config: DeploymentConfig, base_model: str | None, messages_api: bool) -> bool:
         """``invoke/`` deployments; and a ``/v1/messages`` call to an Anthropic model, which native ``bedrock/``
