@@ -21,8 +21,9 @@ provider                                      (``_request.identity_fields`` read
   (the route's config is asked, as native asks it: ``fake_stream`` from ``map_openai_params``, then
   ``should_fake_stream``, whose signature differs per config class: :func:`call_with`)
 ``/v1/messages`` through a custom provider    logged as ``completion``     logged as ``anthropic_messages``
-  (:func:`messages_api_call`: the value LiteLLM logged; 1.82.3's cannot be told apart)
-custom-provider chat params gate              ``LlmProviders.CUSTOM``      same (see :mod:`._params`;
+  (:func:`messages_api_call`: the value LiteLLM logged; on 1.82.3 :func:`messages_api_request` reads the proxy
+  request's path instead; an SDK call on 1.82.3 cannot be told apart)
+custom-provider chat params gate              ``LlmProviders.CUSTOM``      same (see :mod:`._litellm_param_gate`;
                                               config in the provider map   ``hasattr`` on the map builder)
 ============================================  ==========================  =====================================
 """
@@ -233,3 +234,25 @@ def quiet_credential_mismatch_warning(provider: str) -> bool:
     if not any(isinstance(f, _ProviderMismatchFilter) for f in logger.filters):
         logger.addFilter(_ProviderMismatchFilter(provider))
     return True
+
+
+def drop_params_default() -> bool:
+    """LiteLLM's process-wide ``litellm.drop_params`` (every release): a deployment's own setting wins."""
+    import litellm
+
+    return bool(litellm.drop_params)
+
+
+def messages_api_request(logging_obj: Any, litellm_params: Any) -> bool:
+    """Whether this call serves an Anthropic ``/v1/messages`` request: :func:`messages_api_call` (1.108.7
+    logs the call type), else, through the proxy, the request's own path (1.82.3 logs ``completion``
+    but keeps the URL in ``proxy_server_request``). An SDK call on 1.82.3 cannot be told apart."""
+    if messages_api_call(logging_obj):
+        return True
+    request = litellm_params.get("proxy_server_request") if isinstance(litellm_params, dict) else None
+    url = request.get("url") if isinstance(request, dict) else None
+    if not isinstance(url, str):
+        return False
+    from urllib.parse import urlparse
+
+    return urlparse(url).path.rstrip("/").endswith("/v1/messages")

@@ -21,7 +21,8 @@ from typing import Any
 
 from . import _compat
 from ._config import DeploymentConfig
-from ._transport import StreamCut, cut_error
+from ._error_mapping import cut_error, decoder_error
+from ._transport import StreamCut
 
 
 class StreamFixer:
@@ -44,6 +45,8 @@ class StreamFixer:
         if self.held is not None and usage is not None and not (choice and _has_content(choice.delta)):
             held, self.held = self.held, None
             return [chunk, held]
+        if choice is not None and usage is None and not choice.finish_reason and not _has_content(choice.delta):
+            return []  # a block boundary with nothing in it: /v1/messages would open an empty text block for it
         return [chunk]
 
     def flush(self) -> list[Any]:
@@ -105,7 +108,12 @@ def decode(config: DeploymentConfig, decoder: Any, chunks: Iterator[bytes]) -> I
         for chunk in _compat.decode(decoder, chunks):
             yield from _emit(fixer.feed(chunk))
     except StreamCut as cut:
-        raise cut_error(config, str(cut)) from cut
+        raise cut_error(config, str(cut), undecoded=cut.undecoded) from cut
+    except Exception as exc:  # an exception event: raise what native raises for it
+        mapped = decoder_error(config, exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     yield from _emit(fixer.flush())
 
 
@@ -116,7 +124,12 @@ async def adecode(config: DeploymentConfig, decoder: Any, chunks: AsyncIterator[
             for out in _emit(fixer.feed(chunk)):
                 yield out
     except StreamCut as cut:
-        raise cut_error(config, str(cut)) from cut
+        raise cut_error(config, str(cut), undecoded=cut.undecoded) from cut
+    except Exception as exc:  # an exception event: raise what native raises for it
+        mapped = decoder_error(config, exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
     for out in _emit(fixer.flush()):
         yield out
 

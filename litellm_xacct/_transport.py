@@ -1,15 +1,15 @@
 """One signed transport under every route: lease -> sign -> send -> (retry once) -> map errors.
 
-Routes only build a body and read an answer; everything that touches credentials or the network is here:
+Routes only build a body and read an answer; everything that touches credentials or the network is here,
+decided once by :meth:`Transport._flow` (a generator, as httpx's ``Auth.auth_flow``) and run by two short
+drivers, sync and async, for whole answers and for event streams alike:
 
 * **lease** the deployment's credentials from the :class:`CredentialEngine`;
-* **sign** the exact bytes sent with SigV4 (:func:`_signing.sign`), caller headers first cleaned by
-  :func:`_signing.clean_caller_headers`;
-* **send** with LiteLLM's own httpx clients, sync or async, whole answer or event stream;
+* **sign** the exact bytes sent with SigV4 (:func:`_signing.sign`);
+* **send** with LiteLLM's own httpx clients, the caller's timeout on every request (sync and async);
 * **retry once** after ``ExpiredTokenException`` with a forced refresh;
-* **map errors** through LiteLLM's exception mapping as provider ``bedrock``, so callers get the exception
-  native ``bedrock/`` raises. For streams this happens *before* the first event is handed over: a throttled
-  stream raises ``RateLimitError`` at the call, as native does, not on the first iteration.
+* **map errors** (:mod:`._error_mapping`) as native ``bedrock/`` raises them. For streams this happens
+  *before* the first event is handed over: a throttled stream raises ``RateLimitError`` at the call.
 
 A stream that stops before Bedrock's final event (connection cut, truncated frame) raises
 ``APIConnectionError``; it never ends as if the answer were complete.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,31 +29,28 @@ import litellm
 from botocore.eventstream import EventStreamBuffer, ParserError
 from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
-from . import _bedrock
 from ._config import DeploymentConfig
 from ._credentials import CredentialEngine, Lease
-from ._errors import XacctError
-from ._signing import clean_caller_headers, model_url, sign
+from ._error_mapping import bedrock_error, error_code, mapped, network_error
+from ._signing import model_url, sign
 
 
 @dataclass
 class Exchange:
-    """One request to send: where (deployment + operation), what (body bytes) and with which headers."""
+    """One request to send: where (deployment + operation), what (body bytes), which (already cleaned) headers."""
 
     config: DeploymentConfig
     operation: str  # converse | converse-stream | invoke | invoke-with-response-stream
     body: bytes
-    caller_headers: dict[str, str] = field(default_factory=dict)
-    timeout: Any = None
-    extra_headers: dict[str, str] = field(default_factory=dict)  # ours (e.g. Accept), not the caller's
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: Any = None  # None: the client's default
 
     @property
     def url(self) -> str:
         return model_url(self.config, self.operation)
 
-    def headers(self) -> dict[str, str]:
-        return {**clean_caller_headers(self.caller_headers), "Content-Type": "application/json",
-                **self.extra_headers}
+    def request_timeout(self) -> Any:
+        return httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout
 
 
 @dataclass
@@ -79,139 +76,153 @@ class AsyncOpenStream:
     lease: Lease
 
 
+@dataclass
+class _Answer:
+    """What a driver hands back to the flow: the response and, unless it is a 200, its body text."""
+
+    response: httpx.Response
+    error_text: str = ""
+
+
 class StreamCut(Exception):
-    """The event stream ended in the middle of a frame."""
+    """The event stream ended before Bedrock's final event. ``undecoded``: the body ended cleanly inside a
+    frame (native reports that as Bedrock's 502), not on a dropped connection."""
+
+    def __init__(self, why: str, *, undecoded: bool = False) -> None:
+        super().__init__(why)
+        self.undecoded = undecoded
+
+
+_LEASE = object()  # a flow step: "lease credentials for this exchange"
+_Flow = Generator[Any, Any, tuple[httpx.Response, Lease]]
 
 
 class Transport:
     """Lease, sign, send and map errors for one handler. ``engine`` is resolved lazily (first use)."""
 
-    def __init__(self, engine: Callable[[], CredentialEngine], lite_error: Callable[[str, XacctError], Exception]):
+    def __init__(self, engine: Callable[[], CredentialEngine]):
         self._engine = engine
-        self._lite_error = lite_error
         self._sync: HTTPHandler | None = None
+
+    # -- the one decision ------------------------------------------------------------------------
+    def _flow(self, ex: Exchange) -> _Flow:
+        """Yields ``_LEASE`` (the driver sends back a :class:`Lease`) or signed headers (the driver sends the
+        request and sends back an :class:`_Answer`); a driver's exception is thrown in at the yield."""
+        for retried in (False, True):
+            with mapped(ex.config.deployment):
+                lease: Lease = yield _LEASE
+            assert lease.credentials is not None
+            try:
+                answer: _Answer = yield sign(lease.credentials, ex.config.region, ex.url, ex.body, ex.headers)
+            except httpx.TransportError as exc:
+                raise network_error(ex.config, exc) from exc
+            response = answer.response
+            if response.status_code == 200:
+                return response, lease
+            expired = response.status_code == 403 and (
+                error_code(answer.error_text, response.headers) == "ExpiredTokenException")
+            if not (expired and not retried):
+                raise bedrock_error(ex.config, response.status_code, answer.error_text, response.headers)
+            self._engine().invalidate(ex.config, lease)  # then once more, with a fresh lease
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drive(self, ex: Exchange, send: Callable[[dict[str, str]], _Answer]) -> tuple[httpx.Response, Lease]:
+        flow = self._flow(ex)
+        step = next(flow)
+        while True:
+            try:
+                result = self._engine().get(ex.config) if step is _LEASE else send(step)
+            except Exception as exc:  # the flow decides: map it, or let it through
+                step = _advance(flow, exc)
+            else:
+                step = _advance(flow, result, sent=True)
+            if isinstance(step, _Done):
+                return step.value
+
+    async def _adrive(self, ex: Exchange,
+                      send: Callable[[dict[str, str]], Awaitable[_Answer]]) -> tuple[httpx.Response, Lease]:
+        flow = self._flow(ex)
+        step = next(flow)
+        while True:
+            try:
+                result = await self._engine().aget(ex.config) if step is _LEASE else await send(step)
+            except Exception as exc:  # the flow decides: map it, or let it through
+                step = _advance(flow, exc)
+            else:
+                step = _advance(flow, result, sent=True)
+            if isinstance(step, _Done):
+                return step.value
 
     # -- whole answers ---------------------------------------------------------------------------
     def send(self, ex: Exchange) -> Sent:
-        for retried in (False, True):
-            lease = self._lease(ex)
-            try:
-                response = self._http().post(ex.url, content=ex.body, headers=self._signed(ex, lease),
-                                             timeout=ex.timeout)
-            except httpx.TransportError as exc:
-                raise network_error(ex.config, exc) from exc
-            if response.status_code == 200:
-                return Sent(response, lease)
-            self._retry_or_raise(ex, lease, response, response.text, retried)
-        raise AssertionError("unreachable")  # pragma: no cover
+        def post(headers: dict[str, str]) -> _Answer:
+            response = self._http().post(ex.url, content=ex.body, headers=headers, timeout=ex.request_timeout())
+            return _Answer(response, "" if response.status_code == 200 else response.text)
+
+        return Sent(*self._drive(ex, post))
 
     async def asend(self, ex: Exchange) -> Sent:
-        for retried in (False, True):
-            lease = await self._alease(ex)
-            try:
-                response = await self._ahttp(ex).post(ex.url, content=ex.body, headers=self._signed(ex, lease))
-            except httpx.TransportError as exc:
-                raise network_error(ex.config, exc) from exc
-            if response.status_code == 200:
-                return Sent(response, lease)
-            self._retry_or_raise(ex, lease, response, response.text, retried)
-        raise AssertionError("unreachable")  # pragma: no cover
+        async def post(headers: dict[str, str]) -> _Answer:
+            response = await _ahttp().post(ex.url, content=ex.body, headers=headers, timeout=ex.request_timeout())
+            return _Answer(response, "" if response.status_code == 200 else response.text)
+
+        return Sent(*await self._adrive(ex, post))
 
     # -- event streams ---------------------------------------------------------------------------
     def open_stream(self, ex: Exchange) -> OpenStream:
         """Send and read the status now (errors raise here, at the caller's call); the body is read later."""
-        client = self._http()
-        for retried in (False, True):
-            lease = self._lease(ex)
-            request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease),
-                                           timeout=ex.timeout)
-            try:
-                response = client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise network_error(ex.config, exc) from exc
+        def open_(headers: dict[str, str]) -> _Answer:
+            client = self._http()
+            request = client.build_request("POST", ex.url, content=ex.body, headers=headers,
+                                           timeout=ex.request_timeout())
+            response = client.send(request, stream=True)
             if response.status_code == 200:
-                return OpenStream(_whole_frames(response.iter_bytes(), ex.operation), lease, response.close)
-            text = response.read().decode("utf-8", "replace")
-            response.close()
-            self._retry_or_raise(ex, lease, response, text, retried)
-        raise AssertionError("unreachable")  # pragma: no cover
+                return _Answer(response)
+            try:
+                return _Answer(response, response.read().decode("utf-8", "replace"))
+            finally:
+                response.close()
+
+        response, lease = self._drive(ex, open_)
+        return OpenStream(_whole_frames(response.iter_bytes(), ex.operation), lease, response.close)
 
     async def aopen_stream(self, ex: Exchange) -> AsyncOpenStream:
-        client = self._ahttp(ex)
-        for retried in (False, True):
-            lease = await self._alease(ex)
-            request = client.build_request("POST", ex.url, content=ex.body, headers=self._signed(ex, lease))
-            try:
-                response = await client.send(request, stream=True)
-            except httpx.TransportError as exc:
-                raise network_error(ex.config, exc) from exc
+        async def open_(headers: dict[str, str]) -> _Answer:
+            client = _ahttp()
+            request = client.build_request("POST", ex.url, content=ex.body, headers=headers,
+                                           timeout=ex.request_timeout())
+            response = await client.send(request, stream=True)
             if response.status_code == 200:
-                return AsyncOpenStream(_awhole_frames(response, ex.operation), lease)
-            text = (await response.aread()).decode("utf-8", "replace")
-            await response.aclose()
-            self._retry_or_raise(ex, lease, response, text, retried)
-        raise AssertionError("unreachable")  # pragma: no cover
+                return _Answer(response)
+            try:
+                return _Answer(response, (await response.aread()).decode("utf-8", "replace"))
+            finally:
+                await response.aclose()
 
-    # -- steps -----------------------------------------------------------------------------------
-    def _lease(self, ex: Exchange) -> Lease:
-        try:
-            return self._engine().get(ex.config)
-        except XacctError as exc:
-            raise self._lite_error(ex.config.deployment, exc) from exc
-
-    async def _alease(self, ex: Exchange) -> Lease:
-        try:
-            return await self._engine().aget(ex.config)
-        except XacctError as exc:
-            raise self._lite_error(ex.config.deployment, exc) from exc
-
-    @staticmethod
-    def _signed(ex: Exchange, lease: Lease) -> dict[str, str]:
-        assert lease.credentials is not None
-        return sign(lease.credentials, ex.config.region, ex.url, ex.body, ex.headers())
-
-    def _retry_or_raise(self, ex: Exchange, lease: Lease, response: httpx.Response, text: str,
-                        retried: bool) -> None:
-        """After ``ExpiredTokenException`` force one refresh (the caller loops once more); otherwise raise
-        what native ``bedrock/`` raises for the same answer."""
-        expired = response.status_code == 403 and (
-            _bedrock.error_code(text, response.headers) == "ExpiredTokenException")
-        if expired and not retried:
-            self._engine().invalidate(ex.config, lease)
-            return
-        raise _bedrock.bedrock_error(ex.config, response.status_code, text, response.headers)
+        response, lease = await self._adrive(ex, open_)
+        return AsyncOpenStream(_awhole_frames(response, ex.operation), lease)
 
     def _http(self) -> httpx.Client:
         if self._sync is None:
             self._sync = HTTPHandler()
         return self._sync.client
 
-    @staticmethod
-    def _ahttp(ex: Exchange) -> httpx.AsyncClient:
-        params = {"timeout": ex.timeout} if ex.timeout is not None else None
-        return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK, params=params).client
+
+def _ahttp() -> httpx.AsyncClient:
+    return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK).client
 
 
-def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Exception:
-    """No answer from Bedrock, as native ``bedrock/`` reports it: a timeout is ``litellm.Timeout`` (408),
-    anything else (refused, reset) ``APIConnectionError``; both are errors Router retries."""
-    where = f"Bedrock at {config.runtime_url}"
-    if isinstance(exc, httpx.TimeoutException):
-        return litellm.Timeout(
-            message=f"bedrock-xacct: {where} did not answer deployment {config.deployment!r} in time "
-                    f"({type(exc).__name__}). Fix: raise the deployment's timeout / stream_timeout if the "
-                    "model needs longer, or retry", model=config.model, llm_provider="bedrock")
-    return litellm.APIConnectionError(
-        message=f"bedrock-xacct: cannot reach {where} for deployment {config.deployment!r} "
-                f"({type(exc).__name__}: {exc}). Fix: check the network path to the Bedrock runtime endpoint",
-        llm_provider="bedrock", model=config.model)
+@dataclass
+class _Done:
+    value: tuple[httpx.Response, Lease]
 
 
-def cut_error(config: DeploymentConfig, why: str) -> Exception:
-    """What a stream that ended early raises: a connection error, the kind Router retries."""
-    return litellm.APIConnectionError(
-        message=f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended early ({why}); "
-                "the answer is incomplete", llm_provider="bedrock", model=config.model)
+def _advance(flow: _Flow, value: Any, *, sent: bool = False) -> Any:
+    """One step of the flow: ``value`` sent in (a result) or thrown in (an exception); _Done when it returns."""
+    try:
+        return flow.send(value) if sent else flow.throw(value)
+    except StopIteration as done:
+        return _Done(done.value)
 
 
 class _Frames:
@@ -246,7 +257,7 @@ class _Frames:
 
     def check(self) -> None:
         if self.pending:
-            raise StreamCut(f"{self.pending} bytes of an unfinished event")
+            raise StreamCut(f"{self.pending} bytes of an unfinished event", undecoded=True)
         if not self.final:
             raise StreamCut("no final event")
 

@@ -87,6 +87,7 @@ class Case:
     kind: str = "chat"  # chat | embedding | image
     modes: tuple[str, ...] = SDK_MODES
     xfail: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    fault: str | None = None  # "cut" / "truncate": the stand-in ends the stream after 3 frames (see LocalAWS)
 
     def xfail_reason(self, mode: str) -> str | None:
         for release in (RELEASE, "*"):
@@ -114,21 +115,27 @@ STREAM_USAGE_NEW = ("streamed usage lacks the usage.cost native's final chunk ca
                     "cache_creation_input_tokens / cache_read_input_tokens)")
 STREAM_USAGE_OLD = ("streamed usage lacks prompt_tokens_details / completion_tokens_details and the cache fields; "
                     "on astream prompt/completion tokens are LiteLLM's estimate (12/43) instead of Bedrock's (4/8)")
-PREFIX_STREAM = "streamed answer.model keeps the 'converse/' prefix"
-STREAM_ERROR_OLD = ("an exception event inside the stream: native raises BadRequestError 400 "
-                    "(modelStreamErrorException) / RateLimitError 429 (throttlingException) while iterating, "
-                    "xacct APIConnectionError 500")
+PREFIX_STREAM = ("streamed answer.model keeps the 'converse/' prefix: LiteLLM's stream wrapper stamps every chunk "
+                 "of a custom provider with the model string it called the provider with, out of the provider's reach")
+STREAM_THROTTLE_OLD = ("a throttlingException event inside the stream: both 429, but native raises RateLimitError and "
+                       "xacct MidStreamFallbackError; 1.82.3's stream wrapper raises a mid-stream 429 unwrapped only "
+                       "when the decoder's own error carried another status (native's BedrockError 400, re-mapped by "
+                       "its text), which a provider cannot reproduce")
+NATIVE_CUT_OLD = ("native is the broken side: 1.82.3's Bedrock stream decoder ends a cut or truncated stream as if "
+                  "complete (partial text, finish_reason stop, priced); xacct raises")
 UNSTABLE = "not strict: "  # a reason starting so marks a difference that comes and goes with native's state
 INVOKE_COST_OLD = (UNSTABLE + "cost: xacct prices Invoke at the us. profile's rate (0.0001452); native prices the same "
                    "call at that rate or at the base model's (0.000132) depending on earlier calls in the process")
 INVOKE_THROTTLED_OLD = ("native is the broken side: a 429 before an Invoke stream surfaces as MidStreamFallbackError "
                         "while iterating; xacct raises RateLimitError at the call")
-COHERE_STREAM = "the streamed Cohere Invoke body lacks the 'stream': true native sends"
-DIMENSIONS = "'dimensions' refused with UnsupportedParamsError by LiteLLM's custom-provider param gate"
-COHERE_EMBED = ("Cohere Embed v3: xacct sends native's body, then fails reading Bedrock's list-of-vectors answer "
-                "(response_type embeddings_floats) with APIConnectionError 500; native returns both vectors")
-IMAGE_COST = "the success callback prices xacct's image at 0.0 (native: the model's per-image price)"
-IMAGE_SIZE = "size '1024x1024' is not sent as imageGenerationConfig width/height (native sends both)"
+DIMENSIONS = ("'dimensions' refused with UnsupportedParamsError by LiteLLM's embedding param gate "
+              "(get_optional_params_embeddings), which has no hook for a provider outside LlmProviders and runs "
+              "before the provider; with drop_params it drops them unrecorded (the proxy path then reads them back "
+              "from the caller's request: tests/test_proxy_routes.py)")
+IMAGE_SIZE = ("size '1024x1024' is not sent as imageGenerationConfig width/height (native sends both): "
+              "LiteLLM's get_optional_params_image_gen drops size/n/quality/style for a provider outside "
+              "LlmProviders before calling it, leaving no record; through the proxy they are read back from the "
+              "caller's request (tests/test_proxy_routes.py)")
 
 STREAM_USAGE = differs((NEW, STREAMS, STREAM_USAGE_NEW), (OLD, STREAMS, STREAM_USAGE_OLD))
 INVOKE_ANTHROPIC = differs((NEW, STREAMS, STREAM_USAGE_NEW), (OLD, CALLS, INVOKE_COST_OLD),
@@ -151,10 +158,17 @@ CASES = [
     Case("context-window", CLAUDE, {"messages": _user("[xacct:too-long] who signed?")}),
     Case("throttled", CLAUDE, {"messages": _user("[xacct:throttle] who signed?")}),
     Case("unavailable", CLAUDE, {"messages": _user("[xacct:unavailable] who signed?")}),
-    Case("stream-error", CLAUDE, {"messages": _user("[xacct:stream-error] who signed?")}, modes=STREAMS,
-         xfail=differs((OLD, STREAMS, STREAM_ERROR_OLD))),
+    Case("stream-error", CLAUDE, {"messages": _user("[xacct:stream-error] who signed?")}, modes=STREAMS),
     Case("stream-throttle", CLAUDE, {"messages": _user("[xacct:stream-throttle] who signed?")}, modes=STREAMS,
-         xfail=differs((OLD, STREAMS, STREAM_ERROR_OLD))),
+         xfail=differs((OLD, STREAMS, STREAM_THROTTLE_OLD))),
+    Case("stream-cut", CLAUDE, {"messages": _user()}, modes=STREAMS, fault="cut",
+         xfail=differs((OLD, ("astream",), NATIVE_CUT_OLD))),
+    Case("stream-truncated", CLAUDE, {"messages": _user()}, modes=STREAMS, fault="truncate",
+         xfail=differs((OLD, STREAMS, NATIVE_CUT_OLD))),
+    Case("invoke-stream-cut", f"invoke/{CLAUDE}", {"messages": _user()}, modes=STREAMS, fault="cut",
+         xfail=differs((OLD, ("astream",), NATIVE_CUT_OLD))),
+    Case("invoke-stream-truncated", f"invoke/{CLAUDE}", {"messages": _user()}, modes=STREAMS, fault="truncate",
+         xfail=differs((OLD, STREAMS, NATIVE_CUT_OLD))),
     Case("invoke-anthropic", f"invoke/{CLAUDE}", {"messages": _user()},
          xfail=INVOKE_ANTHROPIC),
     Case("invoke-anthropic-tools-thinking", f"invoke/{CLAUDE}",
@@ -165,25 +179,24 @@ CASES = [
     Case("invoke-anthropic-throttled", f"invoke/{CLAUDE}", {"messages": _user("[xacct:throttle] who?")},
          xfail=differs((OLD, STREAMS, INVOKE_THROTTLED_OLD))),
     Case("invoke-anthropic-stream-error", f"invoke/{CLAUDE}", {"messages": _user("[xacct:stream-error] who?")},
-         modes=STREAMS, xfail=differs((OLD, STREAMS, STREAM_ERROR_OLD))),
+         modes=STREAMS),
     Case("invoke-llama", "invoke/meta.llama3-8b-instruct-v1:0", {"messages": _user()}),
     Case("invoke-mistral", "invoke/mistral.mistral-7b-instruct-v0:2", {"messages": _user()}),
-    Case("invoke-cohere", "invoke/cohere.command-r-v1:0", {"messages": _user()},
-         xfail=differs(("*", STREAMS, COHERE_STREAM))),
+    Case("invoke-cohere", "invoke/cohere.command-r-v1:0", {"messages": _user()}),
     Case("invoke-nova", "invoke/amazon.nova-pro-v1:0", {"messages": _user()},
          xfail=differs((NEW, STREAMS, STREAM_USAGE_NEW))),
     Case("invoke-titan", "invoke/amazon.titan-text-express-v1", {"messages": _user()}),
     Case("embed-titan-v1", "amazon.titan-embed-text-v1", {"input": ["who signed?"]}, "embedding", CALLS),
     Case("embed-titan-v2-dimensions", "amazon.titan-embed-text-v2:0", {"input": ["who signed?"], "dimensions": 256},
          "embedding", CALLS, xfail=differs(("*", CALLS, DIMENSIONS))),
-    Case("embed-cohere", "cohere.embed-english-v3", {"input": ["who signed?", "and when?"]}, "embedding", CALLS,
-         xfail=differs(("*", CALLS, COHERE_EMBED))),
-    Case("image-titan", "amazon.titan-image-generator-v2:0", {"prompt": "a signature"}, "image", CALLS,
-         xfail=differs(("*", CALLS, IMAGE_COST))),
+    Case("embed-cohere", "cohere.embed-english-v3", {"input": ["who signed?", "and when?"]}, "embedding", CALLS),
+    Case("image-titan", "amazon.titan-image-generator-v2:0", {"prompt": "a signature"}, "image", CALLS),
     Case("image-nova-canvas", "amazon.nova-canvas-v1:0", {"prompt": "a signature", "size": "1024x1024"}, "image",
-         CALLS, xfail=differs((NEW, CALLS, IMAGE_SIZE), (OLD, CALLS, IMAGE_SIZE + "; " + IMAGE_COST))),
-    Case("image-stability", "stability.sd3-large-v1:0", {"prompt": "a signature"}, "image", CALLS,
-         xfail=differs((OLD, CALLS, IMAGE_COST))),
+         CALLS, xfail=differs(("*", CALLS, IMAGE_SIZE))),
+    Case("image-nova-canvas-native-params", "amazon.nova-canvas-v1:0",
+         {"prompt": "a signature", "imageGenerationConfig": {"width": 512, "height": 512, "numberOfImages": 1}},
+         "image", CALLS),
+    Case("image-stability", "stability.sd3-large-v1:0", {"prompt": "a signature"}, "image", CALLS),
 ]
 
 
@@ -319,6 +332,8 @@ def _wire(aws: LocalAWS) -> list[dict[str, Any]]:
 
 def run_side(provider: str, case: Case, mode: str, aws: LocalAWS) -> Outcome:
     aws.reset()
+    if case.fault:
+        (aws.cut_stream_after if case.fault == "cut" else aws.truncate_stream_after)(3)
     handler = "sync" if mode in ("sync", "stream") else "async"
     COSTS.take(handler)
     kwargs: dict[str, Any] = {
@@ -412,11 +427,13 @@ class ProxyCase:
 
 
 MESSAGES_BODY = ("the Anthropic body over InvokeModel as native, but a string messages[].content is sent as a list "
-                 "of text blocks, tools get \"type\": \"custom\" and an empty \"properties\", and the answer "
-                 "carries \"stop_details\": null")
-MESSAGES_AS_CONVERSE = ("/v1/messages goes out as Converse (native: the Anthropic Messages body over InvokeModel); "
-                        "the answer's shape differs in small ways (provider_specific_fields)")
-MESSAGES_STREAM_OLD = MESSAGES_AS_CONVERSE + "; the event sequence and message_delta usage differ"
+                 "of text blocks, tools get \"type\": \"custom\" and an empty \"properties\" (the same request "
+                 "to Anthropic), and the answer carries \"stop_details\": null: LiteLLM hands a custom provider the "
+                 "request converted to chat format and converts the answer back; the caller's raw body is not used "
+                 "because proxy hooks (guardrails, masking) edit the request, not that copy")
+MESSAGES_BODY_OLD = MESSAGES_BODY + "; 1.82.3's chat config also sends \"anthropic_beta\": []"
+MESSAGES_STREAM_OLD = (MESSAGES_BODY_OLD + "; 1.82.3's /v1/messages adapter opens the stream with an empty text block, "
+                       "one content_block_delta per chunk and input_tokens in message_delta")
 PROXY_CASES = [
     ProxyCase("chat", "/v1/chat/completions", "claude", {"messages": _user()}),
     ProxyCase("chat-tools-thinking", "/v1/chat/completions", "claude",
@@ -426,20 +443,19 @@ PROXY_CASES = [
     ProxyCase("chat-throttled-stream", "/v1/chat/completions", "claude",
               {"messages": _user("[xacct:throttle] who?"), "stream": True}, stream=True),
     ProxyCase("messages", "/v1/messages", "claude", {"max_tokens": 256, "messages": _user()},
-              xfail={NEW: MESSAGES_BODY, OLD: MESSAGES_AS_CONVERSE}),
+              xfail={NEW: MESSAGES_BODY, OLD: MESSAGES_BODY_OLD}),
     ProxyCase("messages-thinking-tools", "/v1/messages", "claude",
               {"max_tokens": 2048, "messages": _user(), "thinking": THINKING,
                "tools": [{"name": "whoami", "input_schema": {"type": "object"}}]},
-              xfail={NEW: MESSAGES_BODY, OLD: MESSAGES_AS_CONVERSE}),
+              xfail={NEW: MESSAGES_BODY, OLD: MESSAGES_BODY_OLD + "; provider_specific_fields: null on the tool "
+                                                                 "block"}),
     ProxyCase("messages-stream", "/v1/messages", "claude",
               {"max_tokens": 256, "messages": _user(), "stream": True}, stream=True,
               xfail={NEW: MESSAGES_BODY, OLD: MESSAGES_STREAM_OLD}),
     ProxyCase("responses", "/v1/responses", "claude", {"input": "who signed this request?"}),
     ProxyCase("embeddings", "/v1/embeddings", "titan-v2", {"input": ["who signed?"], "dimensions": 256},
-              xfail={"*": DIMENSIONS + " (HTTP 400, cost 0)"}),
-    ProxyCase("images", "/v1/images/generations", "nova-canvas", {"prompt": "a signature", "size": "1024x1024"},
-              xfail={OLD: "priced 0.0 by the proxy's success callback and no x-litellm-response-cost header "
-                          "(native 0.06)"}),
+              xfail={"*": DIMENSIONS + " (HTTP 400, cost 0) unless the deployment sets drop_params: true"}),
+    ProxyCase("images", "/v1/images/generations", "nova-canvas", {"prompt": "a signature", "size": "1024x1024"}),
 ]
 
 
@@ -562,3 +578,105 @@ def test_proxy_parity(case: ProxyCase, parity_proxy: ProxyProcess, aws: LocalAWS
         assert native["cost_logged"], "the proxy's success callback never saw the native call"
     found = differences(native, xacct)
     assert not found, f"{case.id} through the proxy on LiteLLM {RELEASE} differs:\n" + "\n".join(found)
+
+
+def _block_kinds(proxy: ProxyProcess, group: str, body: dict[str, Any]) -> list[Any]:
+    """The ``content_block_start`` types of a streamed ``/v1/messages`` answer, in order."""
+    headers = {"Authorization": f"Bearer {proxy.master_key}"}
+    response = httpx.post(proxy.base_url + "/v1/messages", json={"model": group, **body}, headers=headers, timeout=60)
+    assert response.status_code == 200, response.text
+    return [(e.get("content_block") or {}).get("type") for e in _sse(response.text)
+            if e.get("type") == "content_block_start"]
+
+
+@pytest.mark.proxy
+@pytest.mark.xfail(RELEASE == OLD, strict=True, reason=f"[{OLD}] LiteLLM's /v1/messages adapter for providers without "
+                   "native Messages support (AnthropicStreamWrapper) opens every stream with an empty text block, "
+                   "before the thinking block, and opens another after the last tool_use block; 1.108.7's does not")
+def test_proxy_messages_thinking_stream_starts_with_thinking(parity_proxy: ProxyProcess, aws: LocalAWS) -> None:
+    """A streamed ``/v1/messages`` answer with thinking starts with its thinking block, as native's does: a client
+    that sends that turn back with tools needs it first (Anthropic's rule for an assistant turn with thinking)."""
+    body = {"max_tokens": 2048, "messages": _user(), "thinking": THINKING, "stream": True,
+            "tools": [{"name": "whoami", "input_schema": {"type": "object"}}]}
+    native = _block_kinds(parity_proxy, "native-claude", body)
+    xacct = _block_kinds(parity_proxy, "xacct-claude", body)
+    assert native and native[0] == "thinking", f"the stand-in's native answer changed: {native}"
+    assert xacct == native, f"native {native}, xacct {xacct}"
+
+
+# -- docs/parity.md: its parity table is this module's table, rendered ----------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "parity.md"
+BEGIN = "<!-- parity-table:begin (generated from tests/test_parity.py by render_parity_table; do not edit) -->"
+END = "<!-- parity-table:end -->"
+
+
+def _cell(xfail: Mapping[str, Any], release: str, modes: tuple[str, ...], notes: list[str]) -> str:
+    """``same`` or the modes that differ with the note number of each reason."""
+    by_reason: dict[str, list[str]] = {}
+    for mode in modes:
+        for key in (release, "*"):
+            entry = xfail.get(key)
+            reason = (entry.get(mode) or entry.get("*")) if isinstance(entry, Mapping) else entry
+            if reason:
+                by_reason.setdefault(reason, []).append(mode)
+                break
+    if not by_reason:
+        return "same"
+    parts = []
+    for reason, which in by_reason.items():
+        if reason not in notes:
+            notes.append(reason)
+        scope = "" if len(which) == len(modes) else " " + "/".join(which)
+        parts.append(f"differs{scope} [{notes.index(reason) + 1}]")
+    return "; ".join(parts)
+
+
+def render_parity_table() -> str:
+    """The SDK and proxy parity rows as Markdown, each release's cell from the row's strict xfails."""
+    notes: list[str] = []
+    lines = ["SDK (`litellm.completion` / `embedding` / `image_generation`, sync and async, plain and streamed):", "",
+             f"| Row | Model | Modes | {NEW} | {OLD} |", "|---|---|---|---|---|"]
+    for case in CASES:
+        cells = [_cell(case.xfail, release, case.modes, notes) for release in (NEW, OLD)]
+        lines.append(f"| `{case.id}` | `{case.model}` | {', '.join(case.modes)} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Proxy (one `litellm --config` proxy, a native and an xacct model group, HTTP requests):", "",
+              f"| Row | Endpoint | Model group | {NEW} | {OLD} |", "|---|---|---|---|---|"]
+    for pcase in PROXY_CASES:
+        cells = [_cell(pcase.xfail, release, ("call",), notes) for release in (NEW, OLD)]
+        stream = " (stream)" if pcase.stream else ""
+        lines.append(f"| `{pcase.id}` | `{pcase.path}`{stream} | {pcase.group} | {cells[0]} | {cells[1]} |")
+    lines += ["", "Why a row differs (each is a strict xfail in `tests/test_parity.py`, failing the day it matches):",
+              ""]
+    lines += [f"{number}. {note.removeprefix(UNSTABLE)}" + (" (not strict: comes and goes with native's state)"
+                                                          if note.startswith(UNSTABLE) else "")
+              for number, note in enumerate(notes, start=1)]
+    return "\n".join(lines)
+
+
+def test_parity_doc_is_current() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, f"{DOC} lost its generated-table markers"
+    current = text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert current == render_parity_table(), (
+        f"{DOC} is stale: regenerate with\n  python -c 'from tests.test_parity import write_parity_doc; "
+        "write_parity_doc()'")
+
+
+def write_parity_doc() -> None:
+    """Rewrite the generated part of docs/parity.md from the tables above."""
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    DOC.write_text(f"{head}{BEGIN}\n{render_parity_table()}\n{END}{tail}", encoding="utf-8")
+
+
+def test_parity_doc_names_only_tests_that_exist() -> None:
+    """Every ``tests/<file>.py::<test>`` the page cites as proof is a test function in that file."""
+    import re
+
+    cited = re.findall(r"tests/(test_\w+)\.py::(test_\w+)", DOC.read_text(encoding="utf-8"))
+    assert len(cited) >= 10, cited
+    missing = [f"{module}::{name}" for module, name in cited
+               if f"def {name}(" not in (DOC.parent.parent / "tests" / f"{module}.py").read_text(encoding="utf-8")]
+    assert not missing, missing

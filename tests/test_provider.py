@@ -11,6 +11,8 @@ import pytest
 
 import litellm_xacct
 from litellm_xacct import BedrockXacct, CredentialEngine
+from litellm_xacct._error_mapping import lite_error
+from litellm_xacct._errors import THROTTLE_CODES, StsUnavailableError
 from litellm_xacct.testing import CENTRAL_ACCOUNT, LocalAWS
 
 from .conftest import DEPT_A, DEPT_B, DEPT_B_EXTERNAL_ID, MODEL, deployment
@@ -172,6 +174,14 @@ def test_bedrock_errors_map_like_native(engine: CredentialEngine, local_aws: Loc
     local_aws.fail_bedrock(code="ThrottlingException", status=429, count=1, message="Too many requests")
     with pytest.raises(litellm.RateLimitError):
         call(False, True, **deployment(local_aws))
+
+
+@pytest.mark.parametrize("code", sorted(THROTTLE_CODES))
+def test_every_sts_throttle_code_is_a_rate_limit(code: str) -> None:
+    """One list of STS throttle codes (``_errors``) decides both the retry and the 429 (an STS
+    ``TooManyRequestsException`` used to be a 503)."""
+    error = StsUnavailableError("dept-a", DEPT_A, "https://sts.invalid", code, "slow down")
+    assert isinstance(lite_error("dept-a", error), litellm.RateLimitError)
 
 
 def test_bad_config_error_names_the_field(engine: CredentialEngine, local_aws: LocalAWS) -> None:

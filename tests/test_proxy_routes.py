@@ -90,19 +90,7 @@ def test_v1_messages(proxy: ProxyProcess, wire: LocalAWS, stream: bool) -> None:
     assert len(calls) == 1
     call = calls[0]
     assert (call.model_id, call.account, call.session_name) == (CLAUDE, "111111111111", "gw-messages")
-    if messages_reach_invoke(call.operation):
-        assert call.operation == ("InvokeModelWithResponseStream" if stream else "InvokeModel")
-        assert call.body is not None and call.body["anthropic_version"] == "bedrock-2023-05-31"
-        assert call.body["messages"][0]["role"] == "user"
-
-
-def messages_reach_invoke(operation: str) -> bool:
-    """On LiteLLM 1.82.3 a custom provider cannot tell a ``/v1/messages`` call from a chat call (known gap,
-    README): it goes out over Converse there. Newer releases mark the call, and it goes over InvokeModel."""
-    import litellm
-
-    has_marker = hasattr(litellm, "messages") and hasattr(getattr(litellm, "messages", None), "dispatch")
-    if has_marker:
-        return True
-    assert operation in ("Converse", "ConverseStream")
-    return False
+    # native's operation and body family on both releases (1.82.3 logs the call as chat; the request's path tells)
+    assert call.operation == ("InvokeModelWithResponseStream" if stream else "InvokeModel")
+    assert call.body is not None and call.body["anthropic_version"] == "bedrock-2023-05-31"
+    assert call.body["messages"][0]["role"] == "user"

@@ -9,17 +9,18 @@ import litellm
 
 from .. import _compat
 from .._config import DeploymentConfig
-from ._base import LiteChatRoute
+from ._base import Call
+from ._chat import ChatRoute
 
 
-class ConverseRoute(LiteChatRoute):
-    def __init__(self, config: DeploymentConfig) -> None:
-        self.config = config
+class ConverseRoute(ChatRoute):
+    def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
+        super().__init__(config)
         self.lite = litellm.AmazonConverseConfig()
         self.lite_model = config.model  # what LiteLLM's config is asked about (native strips converse/)
 
     def operation(self, stream: bool) -> str:
         return "converse-stream" if stream else "converse"
 
-    def decoder(self, params: dict[str, Any], *, sync: bool) -> Any:
-        return _compat.stream_decoder(None, self.lite_model, bool(params.get("json_mode")), sync=sync)
+    def decoder(self, call: Call, *, sync: bool) -> Any:
+        return _compat.stream_decoder(None, self.lite_model, bool(call.params.get("json_mode")), sync=sync)

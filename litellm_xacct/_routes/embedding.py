@@ -9,23 +9,25 @@ or, for Cohere, ``CohereEmbeddingConfig._transform_response``, as native does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import litellm
 
 from .. import _compat
-from .._config import PROVIDER, DeploymentConfig
+from .._config import DeploymentConfig
 from .._errors import ConfigError
-
-_TITAN = ("amazon.titan-embed-image-v1", "amazon.titan-embed-text-v1", "amazon.titan-embed-text-v2:0",
-          "amazon.titan-embed-g1-text-02")
+from ._base import Call, Route
 
 
-class EmbeddingRoute:
+class EmbeddingRoute(Route):
+    kind = "embedding"
+    input_key = "input"
+    openai_names: ClassVar[frozenset[str]] = frozenset({"dimensions", "encoding_format", "user"})
+    recovered: ClassVar[frozenset[str]] = frozenset({"dimensions", "encoding_format"})
+
     def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         model = config.model
         if model.startswith("arn:") and base_model:
             model = base_model.split("/")[-1]  # an inference profile: the family comes from base_model
@@ -39,28 +41,11 @@ class EmbeddingRoute:
 
         self.family = BaseAWSLLM.get_bedrock_embedding_provider(self.lite_model)
 
-    def params(self, optional_params: Mapping[str, Any], drop_params: bool) -> dict[str, Any]:
-        """OpenAI embedding params mapped by the family's config, provider-specific ones passed through."""
-        supported = set(self.lite.get_supported_openai_params())
-        openai_part: dict[str, Any] = {}
-        passthrough: dict[str, Any] = {}
-        for key, value in optional_params.items():
-            if key.startswith(("aws_", "xacct_")) or value is None or key in ("max_retries", "user"):
-                continue
-            if key in ("dimensions", "encoding_format"):
-                if key in supported:
-                    openai_part[key] = value
-                elif not drop_params:
-                    raise litellm.UnsupportedParamsError(
-                        message=f"{PROVIDER} does not support parameter {key!r} for embedding model "
-                        f"{self.config.model}. Fix: remove it, or set drop_params: true to drop it",
-                        model=self.config.model, llm_provider=PROVIDER)
-            else:
-                passthrough[key] = value
-        mapped = self.lite.map_openai_params(non_default_params=openai_part, optional_params={})
-        return {**passthrough, **mapped}
+    def supported(self) -> list[str]:
+        return list(self.lite.get_supported_openai_params())
 
-    def bodies(self, inputs: list[Any], params: dict[str, Any]) -> list[dict[str, Any]]:
+    def bodies(self, call: Call) -> list[dict[str, Any]]:
+        inputs, params = list(call.kw["input"]), call.params
         if self.family == "cohere":
             return [dict(_compat.embedding_call(self.lite, "transform_request", model=self.lite_model,
                                                 input=inputs, inference_params=dict(params)))]
@@ -69,20 +54,21 @@ class EmbeddingRoute:
                                             model_id=self.config.model, output_s3_uri=None))
                 for item in inputs]
 
-    def parse(self, responses: list[httpx.Response], bodies: list[dict[str, Any]], inputs: list[Any],
-              kw: dict[str, Any]) -> Any:
+    def parse(self, call: Call, responses: list[httpx.Response]) -> Any:
+        bodies, logging_obj = call.bodies, call.logging_obj
         if self.family == "cohere":
-            from litellm.llms.cohere.embed.transformation import CohereEmbeddingConfig
+            # native's reader: the v1 config (list-of-vectors answers), not the v2 one (by-type only)
+            from litellm.llms.cohere.embed.v1_transformation import CohereEmbeddingConfig
 
             return CohereEmbeddingConfig()._transform_response(
-                response=responses[0], api_key=None, logging_obj=kw["logging_obj"], data=bodies[0],
-                model_response=kw["model_response"], model=self.lite_model, encoding=litellm.encoding,
-                input=inputs)
+                response=responses[0], api_key=None, logging_obj=logging_obj, data=bodies[0],
+                model_response=call.kw["model_response"], model=self.lite_model, encoding=litellm.encoding,
+                input=list(call.kw["input"]))
         from litellm.llms.bedrock.embed.embedding import BedrockEmbedding
 
         for body, response in zip(bodies, responses, strict=True):
-            kw["logging_obj"].post_call(input=body, api_key="", original_response=response.text,
-                                        additional_args={"complete_input_dict": body})
+            logging_obj.post_call(input=body, api_key="", original_response=response.text,
+                                  additional_args={"complete_input_dict": body})
         return _compat.embedding_call(BedrockEmbedding(), "_transform_response",
                                       response_list=[r.json() for r in responses], model=self.lite_model,
                                       provider=self.family, is_async_invoke=False, batch_data=bodies)

@@ -4,22 +4,28 @@ SDXL); body and answer through ``BedrockImageGeneration``'s own request and resp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
-import litellm
 from litellm.llms.bedrock.image_generation.image_handler import BedrockImageGeneration
 
-from .._config import PROVIDER, DeploymentConfig
+from .._config import DeploymentConfig
+from ._base import UNVALIDATED, Call, Route
 
 #: The OpenAI image params native ``bedrock/`` maps (``get_optional_params_image_gen``).
-OPENAI_IMAGE_PARAMS = ("n", "quality", "response_format", "size", "style", "user")
+OPENAI_IMAGE_PARAMS = frozenset({"n", "quality", "response_format", "size", "style", "user"})
 
 
-class ImageRoute:
+class ImageRoute(Route):
+    kind = "image"
+    input_key = "prompt"
+    openai_names = OPENAI_IMAGE_PARAMS
+    # Bedrock answers base64 only; native ignores response_format the same way
+    ignored: ClassVar[frozenset[str]] = UNVALIDATED | {"response_format"}
+    recovered: ClassVar[frozenset[str]] = frozenset({"n", "quality", "size", "style"})
+
     def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         model = config.model
         if model.startswith("arn:") and base_model:
             model = base_model.split("/")[-1]
@@ -27,32 +33,30 @@ class ImageRoute:
         self.handler = BedrockImageGeneration()
         self.lite = BedrockImageGeneration.get_config_class(model=model)
 
-    def params(self, optional_params: Mapping[str, Any], openai_params: Mapping[str, Any],
-               drop_params: bool) -> dict[str, Any]:
-        """``openai_params`` (size, n, quality, style...) mapped by the model's config, as native does;
-        provider-specific ones (``optional_params`` that aren't ours) passed through."""
-        supported = set(self.lite.get_supported_openai_params(model=self.lite_model))
-        openai_part: dict[str, Any] = {}
-        for key, value in openai_params.items():
-            if value is None:
-                continue
-            if key in supported:
-                openai_part[key] = value
-            elif not drop_params:
-                raise litellm.UnsupportedParamsError(
-                    status_code=400, message=f"Setting `{key}` is not supported by {PROVIDER}, "
-                    f"{self.config.model}. Fix: remove it, or set drop_params: true to drop it")
-        mapped = self.lite.map_openai_params(non_default_params=openai_part, optional_params={})
-        passthrough = {k: v for k, v in optional_params.items()
-                       if not k.startswith(("aws_", "xacct_")) and k not in OPENAI_IMAGE_PARAMS
-                       and k not in ("max_retries",) and v is not None}
-        return {**passthrough, **mapped}
+    def supported(self) -> list[str]:
+        return list(self.lite.get_supported_openai_params(model=self.lite_model))
 
-    def body(self, prompt: str, params: dict[str, Any]) -> dict[str, Any]:
-        return dict(self.handler._get_request_body(model=self.lite_model, prompt=prompt,
-                                                   optional_params=dict(params)))
+    def bodies(self, call: Call) -> list[dict[str, Any]]:
+        return [dict(self.handler._get_request_body(model=self.lite_model, prompt=call.kw["prompt"],
+                                                    optional_params=dict(call.params)))]
 
-    def parse(self, response: httpx.Response, body: dict[str, Any], prompt: str, kw: dict[str, Any]) -> Any:
-        return self.handler._transform_response_dict_to_openai_response(
-            model_response=kw["model_response"], model=self.lite_model, logging_obj=kw["logging_obj"],
-            prompt=prompt, response=response, data=body)
+    def parse(self, call: Call, responses: list[httpx.Response]) -> Any:
+        result = self.handler._transform_response_dict_to_openai_response(
+            model_response=call.kw["model_response"], model=self.lite_model, logging_obj=call.logging_obj,
+            prompt=call.kw["prompt"], response=responses[0], data=call.bodies[0])
+        self._price(call, result)
+        return result
+
+    def _price(self, call: Call, result: Any) -> None:
+        """Price the image with the model's own Bedrock calculator, as native does: LiteLLM prices a custom
+        provider's image with its generic one (Titan: its 0.0 input price; on some releases no price at all), and
+        honours a ``response_cost`` the response carries on every release."""
+        hidden = getattr(result, "_hidden_params", None)
+        if not isinstance(hidden, dict) or hidden.get("response_cost") is not None:
+            return
+        try:
+            hidden["response_cost"] = float(self.lite.cost_calculator(
+                model=self.lite_model, image_response=result, size=self.requested(call).get("size"),
+                optional_params=dict(call.params)))
+        except Exception:  # a model the price map lacks: LiteLLM's own pricing decides, as before
+            return

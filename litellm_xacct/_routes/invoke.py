@@ -16,12 +16,22 @@ from litellm.llms.bedrock.common_utils import get_bedrock_chat_config
 from .. import _compat
 from .._config import DeploymentConfig
 from .._errors import ConfigError
-from ._base import LiteChatRoute
+from ._base import Call
+from ._chat import ChatRoute
 
 
-class InvokeRoute(LiteChatRoute):
+class InvokeRoute(ChatRoute):
+    keeps_stream = True  # as native: each family's transform decides (Cohere Command R sends "stream": true)
+
+    @classmethod
+    def serves(cls, kind: str, config: DeploymentConfig, base_model: str | None, messages_api: bool) -> bool:
+        """``invoke/`` deployments; and a ``/v1/messages`` call to an Anthropic model, which native ``bedrock/``
+        sends as the Anthropic Messages body over InvokeModel whatever the deployment's prefix."""
+        return kind == cls.kind and (config.route == "invoke" or (
+            messages_api and anthropic_family(config.model, base_model)))
+
     def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         family_model = config.model
         base = (base_model or "").split("/")[-1]  # tolerate bedrock/... or bedrock/invoke/... spellings
         if base and _family(base) and not _family(config.model):
@@ -34,11 +44,8 @@ class InvokeRoute(LiteChatRoute):
                               "set model_info.base_model to the model behind this inference profile")
         self.lite = get_bedrock_chat_config(self.lite_model)
 
-    def operation(self, stream: bool) -> str:
-        return "invoke-with-response-stream" if stream else "invoke"
-
-    def decoder(self, params: dict[str, Any], *, sync: bool) -> Any:
-        return _compat.stream_decoder(self.family, self.lite_model, bool(params.get("json_mode")), sync=sync)
+    def decoder(self, call: Call, *, sync: bool) -> Any:
+        return _compat.stream_decoder(self.family, self.lite_model, bool(call.params.get("json_mode")), sync=sync)
 
 
 def _family(model: str) -> str | None:
