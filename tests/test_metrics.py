@@ -197,8 +197,7 @@ def test_engine_reports_expiry_refresh_failure_and_stale_serve(local_aws: LocalA
         clock.offset = lease.expiry - time.time() - lease.mandatory / 2  # inside the mandatory window
         local_aws.fail_sts("Throttling", 400, count=None)
         assert engine.get(config) is lease  # the refresh failed; the still-valid lease is served
-        assert registry.get_sample_value("litellm_xacct_credential_stale_serves_total", {"deployment": name,
-                                                                                        "role": ""}) == 1
+        assert registry.get_sample_value("litellm_xacct_credential_stale_serves_total", labels) == 1
         assert registry.get_sample_value("litellm_xacct_credential_refresh_failures_total",
                                          {**labels, "code": "Throttling"}) == 1
         throttled_calls = [c for c in local_aws.sts_calls("AssumeRole") if c.error_code == "Throttling"]
