@@ -21,9 +21,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ._errors import ConfigError
+from ._names import PROVIDER as PROVIDER  # re-exported: modules still importing it from here
 from ._sources import DefaultChain, Profile, SourceIdentity, StaticKeys, WebIdentity
-
-PROVIDER = "bedrock-xacct"
 
 #: Every AWS field LiteLLM knows. All of them are read from the deployment.
 AWS_FIELDS: tuple[str, ...] = (

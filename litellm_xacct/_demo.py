@@ -28,9 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._names import PROVIDER
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-PROVIDER = "bedrock-xacct"
 
 def builtin_config() -> str:
     """The example_config.yaml shipped in the package (a symlink to the repository's top-level file,

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _compat
-from ._config import PROVIDER, refuse_sdk_endpoint
+from ._config import refuse_sdk_endpoint
 from ._errors import ConfigError
+from ._names import PROVIDER
 
 _PREFIXES = ("aws_", "xacct_")
 

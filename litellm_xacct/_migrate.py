@@ -33,14 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from . import _yamledit as ye
-from ._config import PROVIDER
+from ._names import PROVIDER, SHIM_LINE, SHIM_MODULE, SHIM_SOURCE
 
 NATIVE = "bedrock"
 DEFAULT_TAG = "default"
-SHIM_MODULE = "xacct_handler"
-SHIM_LINE = "from litellm_xacct import guard, handler  # noqa: F401"
-SHIM_SOURCE = ("# Loaded by `litellm --config` from beside the config file (custom_handler: xacct_handler.handler,\n"
-               "# callbacks: [xacct_handler.guard]).\n" + SHIM_LINE + "\n")
 #: Shims this package wrote before the guard existed: upgrading one of them loses nothing.
 _OLD_SHIM_LINES = ("from litellm_xacct import handler  # noqa: F401", "from litellm_xacct import handler")
 #: Native routes bedrock-xacct serves under the same name. Others (llama/, deepseek_r1/, agent/, ...) it does not.

@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from litellm_xacct._names import SHIM_SOURCE
+
 REPO = Path(__file__).resolve().parent.parent
-GUARD_SHIM = "from litellm_xacct import guard, handler  # noqa: F401\n"
+GUARD_SHIM = SHIM_SOURCE
 
 
 def armed_example(directory: Path, source: Path = REPO / "example_config.yaml") -> Path:

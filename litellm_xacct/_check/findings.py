@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._config import PROVIDER, DeploymentConfig
+from .._config import DeploymentConfig
+from .._names import PROVIDER
 
 Severity = Literal["error", "warning", "info"]
 Route = Literal["bedrock-xacct", "bedrock"]
@@ -71,7 +72,7 @@ class Deployment:
     model_name: str
     params: Mapping[str, Any]
     model_info: Mapping[str, Any]
-    route: Route = "bedrock-xacct"
+    route: Route = PROVIDER
     source: str | None = None
     config: DeploymentConfig | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -195,7 +196,7 @@ def bedrock_route(params: Mapping[str, Any]) -> Route | None:
     if not isinstance(model, str):
         return None
     if model.startswith(PREFIX):
-        return "bedrock-xacct"
+        return PROVIDER
     if model.startswith(NATIVE_PREFIX) or params.get("custom_llm_provider") == "bedrock":
         return "bedrock"
     if "custom_llm_provider" not in params and _BARE_BEDROCK_ID.match(model):

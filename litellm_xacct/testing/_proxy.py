@@ -47,18 +47,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._names import PROVIDER, SHIM_MODULE, SHIM_SOURCE
+
 if TYPE_CHECKING:
     import openai
 
     from . import LocalAWS
 
-PROVIDER = "bedrock-xacct"
-SHIM_MODULE = "xacct_handler"
-SHIM_SOURCE = (
-    "# Loaded by `litellm --config` from beside the config file:\n"
-    "#   custom_handler: xacct_handler.handler   and   callbacks: [\"xacct_handler.guard\"]\n"
-    "from litellm_xacct import guard, handler  # noqa: F401\n"
-)
 #: Process env that could give the proxy an identity other than the stand-in's central keys.
 _AMBIENT_AWS = (
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
