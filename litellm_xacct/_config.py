@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._env import UnsetEnvError, resolve_env
 from ._errors import ConfigError
 from ._names import PROVIDER as PROVIDER  # re-exported: modules still importing it from here
 from ._sources import DefaultChain, Profile, SourceIdentity, StaticKeys, WebIdentity
@@ -234,13 +235,11 @@ class _Parser:
         return "(value hidden)" if name in SECRET_FIELDS else repr(value)
 
     def get(self, name: str) -> Any:
-        value = self.params.get(name)
-        if isinstance(value, str) and value.startswith("os.environ/"):
-            var = value[len("os.environ/"):]
-            if var not in os.environ:
-                raise self.fail(name, f"refers to environment variable {var!r}, which is not set",
-                                f"export {var}=... in the gateway's environment, or set {name} directly")
-            value = os.environ[var]
+        try:
+            value = resolve_env(self.params.get(name), unset="error")
+        except UnsetEnvError as exc:
+            raise self.fail(name, f"refers to environment variable {exc.var!r}, which is not set",
+                            f"export {exc.var}=... in the gateway's environment, or set {name} directly") from None
         if value == "":
             return None
         return value

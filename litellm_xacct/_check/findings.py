@@ -5,13 +5,14 @@ This is the bottom layer of the check: it imports no other module of the check."
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .._config import DeploymentConfig
+from .._env import ENV_REF as ENV_REF
+from .._env import resolve_env
 from .._names import PROVIDER
 
 Severity = Literal["error", "warning", "info"]
@@ -19,7 +20,6 @@ Route = Literal["bedrock-xacct", "bedrock"]
 
 PREFIX = f"{PROVIDER}/"
 NATIVE_PREFIX = "bedrock/"
-ENV_REF = "os.environ/"
 GATEWAY_IDENTITY = "the gateway's own identity"  # who signs a deployment that names no role, keys or profile
 
 #: A Bedrock model id written without a provider prefix, which LiteLLM resolves to native Bedrock
@@ -171,9 +171,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _resolve_env(value: Any) -> Any:
     """LiteLLM's ``os.environ/NAME`` indirection; the reference itself when the variable is unset."""
-    if isinstance(value, str) and value.startswith(ENV_REF):
-        return os.environ.get(value[len(ENV_REF):], value)
-    return value
+    return resolve_env(value, unset="keep")
 
 
 def role_account(role_arn: Any) -> str | None:

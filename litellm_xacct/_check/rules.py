@@ -19,6 +19,7 @@ from typing import Any
 from .._config import _REGION as REGION
 from .._config import _ROLE_ARN as ROLE_ARN
 from .._config import AWS_FIELDS, XACCT_FIELDS, DeploymentConfig, split_model
+from .._env import env_var
 from .._errors import ConfigError
 from .._names import PROVIDER
 from .callers import CALLER_RULES
@@ -147,8 +148,9 @@ def _env_refs(params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             values = [(f"{key}[{i}].{k}", v) for i, hop in enumerate(value)
                       for k, v in _mapping(hop).items()]
         for name, item in values:
-            if isinstance(item, str) and item.startswith(ENV_REF):
-                yield name, item[len(ENV_REF):]
+            var = env_var(item)
+            if var is not None:
+                yield name, var
 
 
 def unset_env(dep: Deployment) -> list[Finding]:
