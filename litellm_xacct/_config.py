@@ -204,6 +204,34 @@ ROUTES: tuple[str, ...] = ("converse", "invoke")
 Route = Literal["converse", "invoke"]
 
 
+SignerSource = Literal["static-keys", "profile", "web-identity", "default-chain"]
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs a deployment, read from its raw ``litellm_params`` (nothing resolved, nothing validated):
+    ``role`` (``aws_role_name``, the last hop, raw) signs when set; ``source`` is the identity that calls STS
+    (or signs, without a role), ``value`` its raw field (profile name; key id: never print it)."""
+
+    role: Any
+    source: SignerSource
+    value: Any = None
+
+
+_SIGNER_SOURCES: tuple[tuple[str, SignerSource], ...] = (
+    ("aws_access_key_id", "static-keys"), ("aws_profile_name", "profile"), ("aws_web_identity_token", "web-identity"))
+
+
+def signer(params: Mapping[str, Any]) -> Signer:
+    """The provider's precedence, in one place for the provider, ``check`` and ``migrate``: the role signs;
+    the source is static keys, else a profile, else a web identity token, else botocore's default chain."""
+    role = params.get("aws_role_name") or None
+    for name, source in _SIGNER_SOURCES:
+        if params.get(name):
+            return Signer(role, source, params[name])
+    return Signer(role, "default-chain")
+
+
 def split_model(model: str, deployment: str) -> tuple[Route, str]:
     """``converse/<id>`` or ``<id>`` -> ("converse", id); ``invoke/<id>`` -> ("invoke", id)."""
     route, _, rest = model.partition("/")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _yamledit as ye
+from ._config import signer
 from ._names import PROVIDER, SHIM_LINE, SHIM_MODULE, SHIM_SOURCE
 
 NATIVE = "bedrock"
@@ -109,11 +110,12 @@ def _native_model(params: Mapping[str, Any]) -> str | None:
 
 def _source(params: Mapping[str, Any]) -> str:
     """Which identity a deployment without a role signs with (for the report)."""
-    if params.get("aws_access_key_id"):
+    found = signer(params)
+    if found.source == "static-keys":
         return "its static access keys"
-    if params.get("aws_profile_name"):
-        return f"profile {params['aws_profile_name']!r}"
-    if params.get("aws_web_identity_token"):
+    if found.source == "profile":
+        return f"profile {found.value!r}"
+    if found.source == "web-identity":
         return "a web identity token (LiteLLM needs aws_role_name to use one)"
     return "the gateway's own AWS identity"
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._config import DeploymentConfig
+from .._config import DeploymentConfig, signer
 from .._env import ENV_REF as ENV_REF
 from .._env import resolve_env
 from .._names import PROVIDER
@@ -205,17 +205,18 @@ def bedrock_route(params: Mapping[str, Any]) -> Route | None:
 def signing_identity(params: Mapping[str, Any]) -> str:
     """Who signs a Bedrock deployment's requests, as far as the config says: the role's account, else the
     keys / profile / web identity it names, else the gateway's own identity."""
-    role = _resolve_env(params.get("aws_role_name"))
+    found = signer(params)
+    role = _resolve_env(found.role)
     if role:
         return role_account(role) or f"role {role}"
-    keys = params.get("aws_access_key_id")
-    if keys:
+    keys = found.value
+    if found.source == "static-keys":
         # never print a literal key id: an env reference names the variable, a literal stays hidden
         if isinstance(keys, str) and keys.startswith(ENV_REF):
             return f"keys {keys}"
         return f"static keys #{hashlib.sha256(str(keys).encode()).hexdigest()[:6]}"
-    if params.get("aws_profile_name"):
-        return f"profile {params['aws_profile_name']}"
+    if found.source == "profile":
+        return f"profile {found.value}"
     if params.get("api_key") and bedrock_route(params) == "bedrock":
         return "a Bedrock API key"
     return GATEWAY_IDENTITY
