@@ -17,7 +17,7 @@ from litellm_xacct.__main__ import SUBCOMMANDS, main
 from litellm_xacct._check import Deployment, Report, _compare_identity, check
 from litellm_xacct._names import SHIM_SOURCE
 from litellm_xacct.testing import LocalAWS
-from tests.helpers import armed_example
+from tests.helpers import armed_example, hide_checkout
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -334,12 +334,7 @@ def test_handler_from_the_installed_package_fails_on_1_82_3(tmp_path: Path) -> N
 
 
 def test_handler_module_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The import probe inherits PYTHONPATH; with the checkout on it, the repository's own xacct_handler.py
-    # would be found. Drop the checkout so the probe sees only what the proxy would.
-    repo = str(Path(__file__).resolve().parent.parent)
-    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-            if p and os.path.realpath(p) != os.path.realpath(repo)]
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(kept))
+    hide_checkout(monkeypatch)
     report = lint(tmp_path, TWO_DEPTS, shim=False)
     finding, guard = report.findings
     assert (finding.rule, finding.severity) == ("handler-not-found", "error")
