@@ -1,5 +1,5 @@
-"""Audit: who signed a request (account, role, session; never a secret), stamped where LiteLLM
-1.82.3 and 1.108.7 both carry it on:
+"""Audit: who signed a request (account, role, session; never a secret), stamped where every
+supported LiteLLM release carries it on:
 
 * ``response._hidden_params["xacct"]``, for in-process callers;
 * ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
