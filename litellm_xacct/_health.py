@@ -3,7 +3,8 @@
 LiteLLM's ``/health`` and background health checks call each deployment with the deployment's own
 params, but without the request context a real call has (no ``proxy_server_request``, no deployment id),
 and some releases drop the ``aws_*`` fields on that path (:func:`._compat.mark_health_checks`).
-:func:`install` (run once when the proxy loads the provider) makes LiteLLM's health path stamp each ``bedrock-xacct`` check with the deployment's id, in a
+:func:`install` (run once when the proxy loads the provider) makes LiteLLM's health path stamp each
+``bedrock-xacct`` check with the deployment's id, in a
 ``model_info`` of our own Python type (see :func:`._compat.mark_health_checks`); :func:`deployment_fields`
 then reads the deployment's identity fields from the router by that id, as a real request's are read.
 
