@@ -21,6 +21,7 @@ from ._errors import (
     StsUnavailableError,
     XacctError,
 )
+from ._names import PROVIDER
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ __all__ = [
     "register",
 ]
 
-PROVIDER = "bedrock-xacct"
 # Not named _handler/_guard: importing the submodules of those names sets package attributes that would
 # shadow these, and `handler` / `guard` would then return a module.
 _handler_instance: BedrockXacct | None = None

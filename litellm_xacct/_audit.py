@@ -1,5 +1,5 @@
-"""Audit: who signed a request (account, role, session; never a secret), stamped where LiteLLM
-1.82.3 and 1.108.7 both carry it on:
+"""Audit: who signed a request (account, role, session; never a secret), stamped where every
+supported LiteLLM release carries it on:
 
 * ``response._hidden_params["xacct"]``, for in-process callers;
 * ``response._hidden_params["additional_headers"]["llm_provider-x-xacct-<field>"]``: the proxy sends
@@ -14,6 +14,7 @@ Through the proxy the record also names who authorised the request (``caller``, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._config import DeploymentConfig
@@ -33,17 +34,27 @@ def _logged_params(logging_obj: Any) -> dict[str, Any] | None:
     return params if isinstance(params, dict) else None
 
 
+def scrub_forged_audit(data: Mapping[str, Any]) -> None:
+    """Delete, in place, every caller-supplied ``spend_logs_metadata`` entry named ``xacct`` (any key case) under
+    ``metadata`` and ``litellm_metadata``, both in ``data`` and in its ``proxy_server_request.body``, so no log
+    (the guard's refusal, a provider failure) shows a forged signer. The one rule for the guard and provider."""
+    proxy_request = data.get("proxy_server_request")
+    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
+    for holder in (data, body if isinstance(body, Mapping) else {}):
+        for key in ("metadata", "litellm_metadata"):
+            meta = holder.get(key)
+            spend = meta.get("spend_logs_metadata") if isinstance(meta, Mapping) else None
+            if isinstance(spend, dict):
+                for name in [k for k in spend if isinstance(k, str) and k.lower() == "xacct"]:
+                    del spend[name]
+
+
 def drop_caller_audit(logging_obj: Any) -> None:
-    """Remove a caller-supplied ``spend_logs_metadata["xacct"]`` (body or ``x-litellm-spend-logs-metadata``
-    header), so a failure log never shows a forged signer."""
-    params = _logged_params(logging_obj) or {}
-    for key in ("metadata", "litellm_metadata"):
-        metadata = params.get(key)
-        if not isinstance(metadata, dict):
-            continue
-        spend = metadata.get("spend_logs_metadata")
-        if isinstance(spend, dict) and "xacct" in spend:
-            metadata["spend_logs_metadata"] = {k: v for k, v in spend.items() if k != "xacct"}
+    """:func:`scrub_forged_audit` on the logging object's ``litellm_params`` (a value from the body or the
+    ``x-litellm-spend-logs-metadata`` header), before the provider writes its own record."""
+    params = _logged_params(logging_obj)
+    if params is not None:
+        scrub_forged_audit(params)
 
 
 def authorisation(logging_obj: Any) -> dict[str, str | None]:

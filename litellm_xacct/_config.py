@@ -20,10 +20,10 @@ from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ._env import UnsetEnvError, resolve_env
 from ._errors import ConfigError
+from ._names import PROVIDER as PROVIDER  # re-exported: modules still importing it from here
 from ._sources import DefaultChain, Profile, SourceIdentity, StaticKeys, WebIdentity
-
-PROVIDER = "bedrock-xacct"
 
 #: Every AWS field LiteLLM knows. All of them are read from the deployment.
 AWS_FIELDS: tuple[str, ...] = (
@@ -204,6 +204,34 @@ ROUTES: tuple[str, ...] = ("converse", "invoke")
 Route = Literal["converse", "invoke"]
 
 
+SignerSource = Literal["static-keys", "profile", "web-identity", "default-chain"]
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs a deployment, read from its raw ``litellm_params`` (nothing resolved, nothing validated):
+    ``role`` (``aws_role_name``, the last hop, raw) signs when set; ``source`` is the identity that calls STS
+    (or signs, without a role), ``value`` its raw field (profile name; key id: never print it)."""
+
+    role: Any
+    source: SignerSource
+    value: Any = None
+
+
+_SIGNER_SOURCES: tuple[tuple[str, SignerSource], ...] = (
+    ("aws_access_key_id", "static-keys"), ("aws_profile_name", "profile"), ("aws_web_identity_token", "web-identity"))
+
+
+def signer(params: Mapping[str, Any]) -> Signer:
+    """The provider's precedence, in one place for the provider, ``check`` and ``migrate``: the role signs;
+    the source is static keys, else a profile, else a web identity token, else botocore's default chain."""
+    role = params.get("aws_role_name") or None
+    for name, source in _SIGNER_SOURCES:
+        if params.get(name):
+            return Signer(role, source, params[name])
+    return Signer(role, "default-chain")
+
+
 def split_model(model: str, deployment: str) -> tuple[Route, str]:
     """``converse/<id>`` or ``<id>`` -> ("converse", id); ``invoke/<id>`` -> ("invoke", id)."""
     route, _, rest = model.partition("/")
@@ -235,13 +263,11 @@ class _Parser:
         return "(value hidden)" if name in SECRET_FIELDS else repr(value)
 
     def get(self, name: str) -> Any:
-        value = self.params.get(name)
-        if isinstance(value, str) and value.startswith("os.environ/"):
-            var = value[len("os.environ/"):]
-            if var not in os.environ:
-                raise self.fail(name, f"refers to environment variable {var!r}, which is not set",
-                                f"export {var}=... in the gateway's environment, or set {name} directly")
-            value = os.environ[var]
+        try:
+            value = resolve_env(self.params.get(name), unset="error")
+        except UnsetEnvError as exc:
+            raise self.fail(name, f"refers to environment variable {exc.var!r}, which is not set",
+                            f"export {exc.var}=... in the gateway's environment, or set {name} directly") from None
         if value == "":
             return None
         return value

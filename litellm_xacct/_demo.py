@@ -28,9 +28,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ._env import env_refs
+from ._names import PROVIDER
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-PROVIDER = "bedrock-xacct"
 
 def builtin_config() -> str:
     """The example_config.yaml shipped in the package (a symlink to the repository's top-level file,
@@ -89,16 +91,6 @@ def departments(config: dict[str, Any]) -> list[Department]:
     return found
 
 
-def _env_refs(value: Any) -> set[str]:
-    if isinstance(value, str) and value.startswith("os.environ/"):
-        return {value[len("os.environ/"):]}
-    if isinstance(value, dict):
-        return set().union(set(), *(_env_refs(v) for v in value.values()))
-    if isinstance(value, list):
-        return set().union(set(), *(_env_refs(v) for v in value))
-    return set()
-
-
 def _ask(client: Any, dept: Department, stream: bool, where: str) -> tuple[str, int | None]:
     body: dict[str, Any] = {"tags": [dept.tag]} if where == "body" else {"metadata": {"tags": [dept.tag]}}
     if where == "none":
@@ -131,7 +123,7 @@ def run(config_text: str, source: str, per_mode: int, out: Any) -> int:
         print(f"{source}: no tagged {PROVIDER} deployment with aws_role_name to demonstrate", file=sys.stderr)
         return 2
     env = {name: os.environ.get(name) or f"demo-{name.lower().replace('_', '-')}-{secrets.token_hex(4)}"
-           for name in sorted(_env_refs(config))}
+           for name in sorted(env_refs(config))}
     os.environ.update(env)  # so the stand-in registers the same external ids the proxy will send
 
     with tempfile.TemporaryDirectory(prefix="litellm-xacct-demo-") as tmp:

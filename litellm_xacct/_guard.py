@@ -19,6 +19,7 @@ from typing import Any
 from litellm.integrations.custom_logger import CustomLogger
 
 from . import _authority, _metrics
+from ._audit import scrub_forged_audit
 from ._authority import AUTHORITY_KEY
 from ._callerfields import (
     GUARD_KEY,
@@ -68,20 +69,6 @@ def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         if isinstance(spend, Mapping) and any(isinstance(k, str) and k.lower() == "xacct" for k in spend):
             found.append(("spend_logs_metadata.xacct", f"{key} (body or x-litellm-spend-logs-metadata header)"))
     return list(dict.fromkeys(found))
-
-
-def scrub_forged_audit(data: Mapping[str, Any]) -> None:
-    """Delete a caller's ``spend_logs_metadata.xacct`` in place, so the failure record LiteLLM logs for the
-    refused request doesn't carry it as if it were the provider's audit record."""
-    proxy_request = data.get("proxy_server_request")
-    body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
-    for holder in (data, body if isinstance(body, Mapping) else {}):
-        for key in ("metadata", "litellm_metadata"):
-            meta = holder.get(key)
-            spend = meta.get("spend_logs_metadata") if isinstance(meta, Mapping) else None
-            if isinstance(spend, dict):
-                for name in [k for k in spend if isinstance(k, str) and k.lower() == "xacct"]:
-                    del spend[name]
 
 
 def _authorise(user_api_key_dict: Any, data: dict[str, Any], proxy_request: dict[str, Any]) -> None:

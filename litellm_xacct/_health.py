@@ -2,8 +2,9 @@
 
 LiteLLM's ``/health`` and background health checks call each deployment with the deployment's own
 params, but without the request context a real call has (no ``proxy_server_request``, no deployment id),
-and 1.82.3 drops the ``aws_*`` fields on that path. :func:`install` (run once when the proxy loads the
-provider) makes LiteLLM's health path stamp each ``bedrock-xacct`` check with the deployment's id, in a
+and some releases drop the ``aws_*`` fields on that path (:func:`._compat.mark_health_checks`).
+:func:`install` (run once when the proxy loads the provider) makes LiteLLM's health path stamp each
+``bedrock-xacct`` check with the deployment's id, in a
 ``model_info`` of our own Python type (see :func:`._compat.mark_health_checks`); :func:`deployment_fields`
 then reads the deployment's identity fields from the router by that id, as a real request's are read.
 
@@ -19,8 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _compat
-from ._config import PROVIDER, refuse_sdk_endpoint
+from ._config import refuse_sdk_endpoint
 from ._errors import ConfigError
+from ._names import PROVIDER
 
 _PREFIXES = ("aws_", "xacct_")
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._config import PROVIDER
 from ._errors import ConfigError
 from ._isolation import DEFAULT_TAG, tag_list
+from ._names import PROVIDER
 
 #: Where a department deployment names who may use it (``model_info`` cannot be overridden from a body).
 BINDING_FIELD = "xacct_callers"

@@ -109,7 +109,7 @@ def refuse(label: str, problem: str, *, tag_filtering: bool = True) -> Exception
     import httpx
     import litellm
 
-    from ._config import PROVIDER
+    from ._names import PROVIDER
 
     fix = ("send the department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; "
            "this happens while the department's own deployment cools down or is unhealthy")

@@ -99,18 +99,6 @@ def sts_call(role_arn: str, outcome: str) -> None:
         m.sts.labels(role=_label(role_arn, "role"), outcome=_label(outcome, "code")).inc()
 
 
-def sts_outcome(code: str | None, status: int = 0) -> str:
-    """The ``outcome`` label for an STS answer: ok (no ``code``), throttled, error (STS-side: 5xx, timeouts,
-    connection failures) or denied (STS refused: trust policy, external id, invalid keys...)."""
-    from ._errors import THROTTLE_CODES, sts_transient
-
-    if not code:
-        return "ok"
-    if code in THROTTLE_CODES:
-        return "throttled"
-    return "error" if sts_transient(code, status) or not status else "denied"
-
-
 def sts_queue_wait(seconds: float) -> None:
     """How long a credential fetch waited for the STS rate budget."""
     m = _get()

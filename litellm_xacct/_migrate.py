@@ -33,14 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from . import _yamledit as ye
-from ._config import PROVIDER
+from ._config import signer
+from ._names import PROVIDER, SHIM_LINE, SHIM_MODULE, SHIM_SOURCE
 
 NATIVE = "bedrock"
 DEFAULT_TAG = "default"
-SHIM_MODULE = "xacct_handler"
-SHIM_LINE = "from litellm_xacct import guard, handler  # noqa: F401"
-SHIM_SOURCE = ("# Loaded by `litellm --config` from beside the config file (custom_handler: xacct_handler.handler,\n"
-               "# callbacks: [xacct_handler.guard]).\n" + SHIM_LINE + "\n")
 #: Shims this package wrote before the guard existed: upgrading one of them loses nothing.
 _OLD_SHIM_LINES = ("from litellm_xacct import handler  # noqa: F401", "from litellm_xacct import handler")
 #: Native routes bedrock-xacct serves under the same name. Others (llama/, deepseek_r1/, agent/, ...) it does not.
@@ -113,11 +110,12 @@ def _native_model(params: Mapping[str, Any]) -> str | None:
 
 def _source(params: Mapping[str, Any]) -> str:
     """Which identity a deployment without a role signs with (for the report)."""
-    if params.get("aws_access_key_id"):
+    found = signer(params)
+    if found.source == "static-keys":
         return "its static access keys"
-    if params.get("aws_profile_name"):
-        return f"profile {params['aws_profile_name']!r}"
-    if params.get("aws_web_identity_token"):
+    if found.source == "profile":
+        return f"profile {found.value!r}"
+    if found.source == "web-identity":
         return "a web identity token (LiteLLM needs aws_role_name to use one)"
     return "the gateway's own AWS identity"
 

@@ -24,9 +24,10 @@ from ._audit import drop_caller_audit
 from ._authority import AUTHORITY_KEY
 from ._callerfields import ROUTED_REFUSED, guarded
 from ._compat import proxy_state
-from ._config import PROVIDER, refuse_sdk_endpoint
+from ._config import refuse_sdk_endpoint
 from ._errors import CallerFieldError, ConfigError
 from ._index import for_router
+from ._names import PROVIDER
 
 _PREFIXES = ("aws_", "xacct_")
 

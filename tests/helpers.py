@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from litellm_xacct._names import SHIM_SOURCE
+
 REPO = Path(__file__).resolve().parent.parent
-GUARD_SHIM = "from litellm_xacct import guard, handler  # noqa: F401\n"
+GUARD_SHIM = SHIM_SOURCE
+
+
+def hide_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drop this checkout from PYTHONPATH: `check`'s import probe inherits it, and would otherwise find the
+    repository's own xacct_handler.py where the proxy would find none."""
+    kept = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if p and os.path.realpath(p) != os.path.realpath(REPO)]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(kept))
 
 
 def armed_example(directory: Path, source: Path = REPO / "example_config.yaml") -> Path:

@@ -15,8 +15,9 @@ import pytest
 
 from litellm_xacct.__main__ import SUBCOMMANDS, main
 from litellm_xacct._check import Deployment, Report, _compare_identity, check
+from litellm_xacct._names import SHIM_SOURCE
 from litellm_xacct.testing import LocalAWS
-from tests.helpers import armed_example
+from tests.helpers import armed_example, hide_checkout
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -26,7 +27,7 @@ DEPT_B = "arn:aws:iam::222222222222:role/litellm-bedrock-dept-b"
 PLATFORM = "arn:aws:iam::333333333333:role/litellm-bedrock-platform"
 UNREGISTERED = "arn:aws:iam::999999999999:role/not-in-the-stand-in"
 EXTERNAL_ID = "ext-b-123"
-SHIM = "from litellm_xacct import guard, handler  # noqa: F401\n"
+SHIM = SHIM_SOURCE
 
 #: A clean two-department config; tests derive each mistake from it by string replacement.
 TWO_DEPTS = f"""
@@ -332,7 +333,8 @@ def test_handler_from_the_installed_package_fails_on_1_82_3(tmp_path: Path) -> N
     assert "1.82.3" in finding.message and "xacct_handler.handler" in finding.message
 
 
-def test_handler_module_that_does_not_exist(tmp_path: Path) -> None:
+def test_handler_module_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_checkout(monkeypatch)
     report = lint(tmp_path, TWO_DEPTS, shim=False)
     finding, guard = report.findings
     assert (finding.rule, finding.severity) == ("handler-not-found", "error")

@@ -139,3 +139,20 @@ def test_role_chain_and_options_parse() -> None:
     assert config.chain[1].session_name == "hop-two"
     assert config.options.tags == (("cost", "42"), ("team", "a"))
     assert config.options.policy == '{"Statement":[],"Version":"2012-10-17"}'
+
+
+@pytest.mark.parametrize(("fields", "source", "kind"), [
+    ({}, "default-chain", "DefaultChain"),
+    ({"aws_profile_name": "dept"}, "profile", "Profile"),
+    ({"aws_web_identity_token": "eyJ.token"}, "web-identity", "WebIdentity"),
+    ({"aws_profile_name": "dept", "aws_web_identity_token": "eyJ.token"}, "profile", "Profile"),
+    ({"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": SECRET, "aws_profile_name": "dept"},
+     "static-keys", "StaticKeys"),
+])
+def test_signer_is_the_providers_precedence(fields: dict[str, object], source: str, kind: str) -> None:
+    """`check` and `migrate` read who signs through _config.signer; it agrees with the provider's parse."""
+    from litellm_xacct._config import signer
+
+    found = signer({**BASE, **fields})
+    assert (found.role, found.source) == (ROLE, source)
+    assert type(build(**fields).source).__name__ == kind

@@ -135,10 +135,6 @@ def test_label_values_cannot_carry_a_secret() -> None:
     assert _metrics._label("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "role") == "invalid"
     assert _metrics._label("AKIAIOSFODNN7EXAMPLE", "code") == "other"
     assert _metrics._label("dept AKIAIOSFODNN7EXAMPLE", "name") == "dept [key id]"
-    assert _metrics.sts_outcome(None) == "ok"
-    assert _metrics.sts_outcome("Throttling", 400) == "throttled"
-    assert _metrics.sts_outcome("AccessDenied", 403) == "denied"
-    assert _metrics.sts_outcome("ServiceUnavailable", 503) == "error"
 
 
 def test_in_process_events_reach_the_default_registry() -> None:

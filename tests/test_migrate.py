@@ -16,6 +16,7 @@ import yaml
 from litellm_xacct.__main__ import main
 from litellm_xacct._check import check
 from litellm_xacct._migrate import SHIM_LINE, SHIM_SOURCE, migrate_text, write_shim
+from tests.helpers import hide_checkout
 
 DATA = Path(__file__).resolve().parent / "data"
 REPO = DATA.parent.parent
@@ -376,7 +377,9 @@ def test_a_proposed_default_that_assumes_no_role_says_whose_bill_it_is() -> None
         {n.where: n.text for n in result.skipped}["model_list[2] (claude-sonnet)"]
 
 
-def test_shim_dir_puts_the_shim_where_the_proxy_will_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_shim_dir_puts_the_shim_where_the_proxy_will_run(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_checkout(monkeypatch)
     elsewhere = tmp_path / "deploy"
     elsewhere.mkdir()
     code, out, printed = _migrate(tmp_path, NATIVE, "--shim-dir", str(elsewhere), capsys=capsys)

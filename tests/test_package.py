@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import litellm
 from litellm import CustomLLM
@@ -67,3 +68,12 @@ def test_handler_and_guard_are_instances_whatever_was_imported_first() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["XacctGuard", "BedrockXacct"]
+
+
+def test_shipped_shims_are_the_package_shim() -> None:
+    """The repository's xacct_handler.py (and the test data copy) is the text `xacct migrate` writes."""
+    from litellm_xacct._names import SHIM_SOURCE
+
+    repo = Path(__file__).resolve().parent.parent
+    for path in (repo / "xacct_handler.py", repo / "tests" / "data" / "xacct_handler.py"):
+        assert path.read_text(encoding="utf-8") == SHIM_SOURCE, path

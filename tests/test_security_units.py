@@ -175,3 +175,19 @@ def test_proxy_process_arms_the_guard_unless_told_not_to() -> None:
     assert derive_config(mine, "a", "b")["litellm_settings"]["callbacks"] == ["my_shim.guard"]
     unarmed = derive_config(bare, "a", "b", arm_guard=False)
     assert unarmed["litellm_settings"]["callbacks"] == ["audit.log"]
+
+
+def test_forged_audit_scrub_is_one_rule_for_guard_and_provider() -> None:
+    """Any key case, metadata and litellm_metadata, routed data and the original body; other entries kept."""
+    from litellm_xacct._audit import scrub_forged_audit
+
+    def forged() -> dict[str, Any]:
+        return {"metadata": {"spend_logs_metadata": {"XACCT": {"account": "1"}, "team": "a"}},
+                "litellm_metadata": {"spend_logs_metadata": {"xacct": {"account": "1"}}}}
+
+    data: dict[str, Any] = {**forged(), "proxy_server_request": {"body": forged()}}
+    scrub_forged_audit(data)
+    body = data["proxy_server_request"]["body"]
+    for holder in (data, body):
+        assert holder["metadata"]["spend_logs_metadata"] == {"team": "a"}
+        assert holder["litellm_metadata"]["spend_logs_metadata"] == {}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._authority import STRICT_SETTING
 from .._errors import ConfigError
 from .._index import BINDING_FIELD, parse_binding
+from .._names import PROVIDER
 from .findings import Deployment, Finding, Severity, _mapping, role_account, signing_identity
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def strict(doc: Mapping[str, Any]) -> bool:
 def _departments(ctx: Context) -> dict[str, list[Deployment]]:
     """Department tag -> its bedrock-xacct deployments (gateway-wide, like the provider's index)."""
     found: dict[str, list[Deployment]] = defaultdict(list)
-    for dep in ctx.of("bedrock-xacct"):
+    for dep in ctx.of(PROVIDER):
         for tag in dep.tags:
             if tag != _DEFAULT:
                 found[tag].append(dep)
@@ -59,7 +60,7 @@ def bindings(ctx: Context) -> list[Finding]:
     department nobody is bound to (by xacct_callers) -> warning in open mode; a caller bound to several."""
     found: list[Finding] = []
     departments = _departments(ctx)
-    for dep in ctx.of("bedrock-xacct"):
+    for dep in ctx.of(PROVIDER):
         value = dep.model_info.get(BINDING_FIELD)
         if value is None:
             continue
@@ -100,7 +101,7 @@ def bindings(ctx: Context) -> list[Finding]:
 
 def _callers_in_several(ctx: Context) -> list[Finding]:
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for dep in ctx.of("bedrock-xacct"):
+    for dep in ctx.of(PROVIDER):
         value = dep.model_info.get(BINDING_FIELD)
         try:
             binding = parse_binding(dep.model_name, value) if value is not None else None
@@ -136,7 +137,7 @@ def fallback_accounts(ctx: Context) -> list[Finding]:
     info (the gateway refuses those requests rather than move them)."""
     found: list[Finding] = []
     by_group: dict[str, list[Deployment]] = defaultdict(list)
-    for dep in ctx.of("bedrock-xacct"):
+    for dep in ctx.of(PROVIDER):
         by_group[dep.model_name].append(dep)
 
     def signer(dep: Deployment) -> str:

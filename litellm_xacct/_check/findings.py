@@ -5,20 +5,21 @@ This is the bottom layer of the check: it imports no other module of the check."
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._config import PROVIDER, DeploymentConfig
+from .._config import DeploymentConfig, signer
+from .._env import ENV_REF as ENV_REF
+from .._env import resolve_env
+from .._names import PROVIDER
 
 Severity = Literal["error", "warning", "info"]
 Route = Literal["bedrock-xacct", "bedrock"]
 
 PREFIX = f"{PROVIDER}/"
 NATIVE_PREFIX = "bedrock/"
-ENV_REF = "os.environ/"
 GATEWAY_IDENTITY = "the gateway's own identity"  # who signs a deployment that names no role, keys or profile
 
 #: A Bedrock model id written without a provider prefix, which LiteLLM resolves to native Bedrock
@@ -71,7 +72,7 @@ class Deployment:
     model_name: str
     params: Mapping[str, Any]
     model_info: Mapping[str, Any]
-    route: Route = "bedrock-xacct"
+    route: Route = PROVIDER
     source: str | None = None
     config: DeploymentConfig | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -170,9 +171,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 def _resolve_env(value: Any) -> Any:
     """LiteLLM's ``os.environ/NAME`` indirection; the reference itself when the variable is unset."""
-    if isinstance(value, str) and value.startswith(ENV_REF):
-        return os.environ.get(value[len(ENV_REF):], value)
-    return value
+    return resolve_env(value, unset="keep")
 
 
 def role_account(role_arn: Any) -> str | None:
@@ -195,7 +194,7 @@ def bedrock_route(params: Mapping[str, Any]) -> Route | None:
     if not isinstance(model, str):
         return None
     if model.startswith(PREFIX):
-        return "bedrock-xacct"
+        return PROVIDER
     if model.startswith(NATIVE_PREFIX) or params.get("custom_llm_provider") == "bedrock":
         return "bedrock"
     if "custom_llm_provider" not in params and _BARE_BEDROCK_ID.match(model):
@@ -206,17 +205,18 @@ def bedrock_route(params: Mapping[str, Any]) -> Route | None:
 def signing_identity(params: Mapping[str, Any]) -> str:
     """Who signs a Bedrock deployment's requests, as far as the config says: the role's account, else the
     keys / profile / web identity it names, else the gateway's own identity."""
-    role = _resolve_env(params.get("aws_role_name"))
+    found = signer(params)
+    role = _resolve_env(found.role)
     if role:
         return role_account(role) or f"role {role}"
-    keys = params.get("aws_access_key_id")
-    if keys:
+    keys = found.value
+    if found.source == "static-keys":
         # never print a literal key id: an env reference names the variable, a literal stays hidden
         if isinstance(keys, str) and keys.startswith(ENV_REF):
             return f"keys {keys}"
         return f"static keys #{hashlib.sha256(str(keys).encode()).hexdigest()[:6]}"
-    if params.get("aws_profile_name"):
-        return f"profile {params['aws_profile_name']}"
+    if found.source == "profile":
+        return f"profile {found.value}"
     if params.get("api_key") and bedrock_route(params) == "bedrock":
         return "a Bedrock API key"
     return GATEWAY_IDENTITY

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from .._names import PROVIDER
 from .findings import ENV_REF, Deployment, Finding, Probe, Report, _resolve_env
 
 PROMPT = "Reply with the single word: ok"
@@ -76,7 +77,7 @@ def _params(dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | N
 
 
 def _probe_one(litellm: Any, dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | None) -> Probe:
-    if dep.route == "bedrock-xacct" and dep.config is None:
+    if dep.route == PROVIDER and dep.config is None:
         return Probe("skipped", message="not probed: fix the errors above first")
     if dep.model_id == "*" or dep.model.endswith("*"):
         return Probe("skipped", message="not probed: a wildcard names no model")
@@ -158,7 +159,7 @@ def _findings(dep: Deployment, probe: Probe) -> list[Finding]:
         return [Finding("probe-failed", "error", "model",
                         f"the 1-token request to {dep.model_id} never got an answer from Bedrock: {probe.message}",
                         dep.index, dep.model_name)]
-    if probe.status == "skipped" and dep.config is None and dep.route == "bedrock-xacct":
+    if probe.status == "skipped" and dep.config is None and dep.route == PROVIDER:
         return []  # its errors are already listed
     if probe.status == "skipped":
         return [Finding("probe-skipped", "info", "model", probe.message, dep.index, dep.model_name)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+from .._names import PROVIDER
 from .callers import binding_summary
 from .findings import GATEWAY_IDENTITY, Deployment, Report, role_account
 
@@ -112,7 +113,7 @@ def render_text(report: Report) -> str:
                 lines += _wrap("   callers (model_info.xacct_callers): ", binding_summary(dep), 12)
             if dep.resolved_arn:
                 lines += _wrap("   signs as ", dep.resolved_arn, 12)
-            elif report.live and dep.route == "bedrock-xacct" and dep.config is None:
+            elif report.live and dep.route == PROVIDER and dep.config is None:
                 lines.append("   not resolved live: fix the errors below first")
             if dep.probe is not None and dep.probe.status == "skipped":
                 lines.append(f"   {dep.probe.message}")

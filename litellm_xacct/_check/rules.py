@@ -18,8 +18,10 @@ from typing import Any
 
 from .._config import _REGION as REGION
 from .._config import _ROLE_ARN as ROLE_ARN
-from .._config import AWS_FIELDS, PROVIDER, XACCT_FIELDS, DeploymentConfig, split_model
+from .._config import AWS_FIELDS, XACCT_FIELDS, DeploymentConfig, split_model
+from .._env import env_var
 from .._errors import ConfigError
+from .._names import PROVIDER
 from .callers import CALLER_RULES
 from .findings import (
     ENV_REF,
@@ -146,8 +148,9 @@ def _env_refs(params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             values = [(f"{key}[{i}].{k}", v) for i, hop in enumerate(value)
                       for k, v in _mapping(hop).items()]
         for name, item in values:
-            if isinstance(item, str) and item.startswith(ENV_REF):
-                yield name, item[len(ENV_REF):]
+            var = env_var(item)
+            if var is not None:
+                yield name, var
 
 
 def unset_env(dep: Deployment) -> list[Finding]:
@@ -540,7 +543,7 @@ def _shared_tags(name: str, members: list[tuple[int, Mapping[str, Any]]],
 
 def provider_map(ctx: Context) -> list[Finding]:
     """``litellm_settings.custom_provider_map`` must map ``bedrock-xacct`` to a loadable handler."""
-    if not ctx.of("bedrock-xacct"):
+    if not ctx.of(PROVIDER):
         return []
     doc, config_dir = ctx.doc, ctx.config_dir
     field_name = "litellm_settings.custom_provider_map"
@@ -623,7 +626,7 @@ def _guard_entry(entry: Any, config_dir: Path) -> bool:
 def guard_armed(ctx: Context) -> list[Finding]:
     """``bedrock-xacct`` deployments must be protected by the proxy guard (``litellm_settings.callbacks``),
     which refuses request bodies that switch the provider or supply credentials before routing."""
-    xacct = ctx.of("bedrock-xacct")
+    xacct = ctx.of(PROVIDER)
     if not xacct:
         return []
     callbacks = _settings(ctx.doc, "litellm_settings").get("callbacks")
@@ -683,11 +686,11 @@ RULES: tuple[Rule, ...] = (
     each(unknown_fields),
     each(unset_env),
     each(native_fields, "bedrock"),
-    each(runtime_validation, "bedrock-xacct"),
+    each(runtime_validation, PROVIDER),
     each(tags_shape),
     each(tags_in_model_info),
-    each(served_by_another_provider, "bedrock-xacct"),
-    each(api_key_ignored, "bedrock-xacct"),
+    each(served_by_another_provider, PROVIDER),
+    each(api_key_ignored, PROVIDER),
     each(native_bedrock, "bedrock"),
     client_side_auth_everywhere,
     misplaced_tag_filtering,

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from .._config import PROVIDER, DeploymentConfig
+from .._config import DeploymentConfig
 from .._errors import XacctError
+from .._names import PROVIDER
 
 if TYPE_CHECKING:
     from . import CredentialEngine

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from .._env import env_var, resolve_env
 from . import LocalAWS, Role
 
 
@@ -62,13 +62,10 @@ def roles_from_config(path: str) -> list[Role]:
 
 def _resolve(value: Any) -> Any:
     """LiteLLM's ``os.environ/NAME`` indirection; None (with a warning) when the variable is unset."""
-    if isinstance(value, str) and value.startswith("os.environ/"):
-        name = value[len("os.environ/"):]
-        if name not in os.environ:
-            print(f"warning: {name} is not set; skipping {value}", file=sys.stderr)
-            return None
-        return os.environ[name]
-    return value
+    resolved = resolve_env(value, unset="none")
+    if resolved is None and value is not None:
+        print(f"warning: {env_var(value)} is not set; skipping {value}", file=sys.stderr)
+    return resolved
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,18 +47,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._env import env_refs
+from .._names import PROVIDER, SHIM_MODULE, SHIM_SOURCE
+
 if TYPE_CHECKING:
     import openai
 
     from . import LocalAWS
 
-PROVIDER = "bedrock-xacct"
-SHIM_MODULE = "xacct_handler"
-SHIM_SOURCE = (
-    "# Loaded by `litellm --config` from beside the config file:\n"
-    "#   custom_handler: xacct_handler.handler   and   callbacks: [\"xacct_handler.guard\"]\n"
-    "from litellm_xacct import guard, handler  # noqa: F401\n"
-)
 #: Process env that could give the proxy an identity other than the stand-in's central keys.
 _AMBIENT_AWS = (
     "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
@@ -123,16 +119,6 @@ def derive_config(config: Mapping[str, Any], sts_endpoint: str, bedrock_endpoint
     if callbacks:
         settings["callbacks"] = callbacks
     return derived
-
-
-def _env_refs(value: Any) -> set[str]:
-    if isinstance(value, str) and value.startswith("os.environ/"):
-        return {value[len("os.environ/"):]}
-    if isinstance(value, Mapping):
-        return set().union(*(_env_refs(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_env_refs(v) for v in value)) if value else set()
-    return set()
 
 
 class ProxyProcess:
@@ -244,7 +230,7 @@ class ProxyProcess:
         env["NO_PROXY"] = env["no_proxy"] = no_proxy
         env.update(self._env)
         env["LITELLM_MASTER_KEY"] = self.master_key
-        missing = sorted(n for n in _env_refs(self.config) if n not in env)
+        missing = sorted(n for n in env_refs(self.config) if n not in env)
         if missing:
             raise ProxyStartError(f"the config refers to unset environment variable(s) {missing}: "
                                   "pass them in env={...}")
