@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,33 +287,13 @@ async def _awhole_frames(response: httpx.Response, operation: str) -> AsyncItera
 
 
 async def in_thread(chunks: Iterator[bytes], close: Callable[[], None]) -> AsyncIterator[bytes]:
-    """A sync byte stream read off the event loop by one reader thread of its own, chunks handed to the loop
-    as they arrive. Not a worker-thread hop per chunk (profiled: the hops cost more than decoding), and not
-    the loop's default executor, which a long stream would hold while LiteLLM's own calls wait for it."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[bytes | None, BaseException | None]] = asyncio.Queue()
-
-    def put(item: tuple[bytes | None, BaseException | None]) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is reading any more
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def pump() -> None:
-        try:
-            for chunk in chunks:
-                put((chunk, None))
-        except BaseException as exc:  # handed to the reader, raised there as before
-            put((None, exc))
-        else:
-            put((None, None))
-
-    threading.Thread(target=pump, name="xacct-stream-reader", daemon=True).start()
+    """A sync byte stream read off the event loop, one chunk per worker-thread hop."""
+    done = object()
     try:
         while True:
-            chunk, error = await queue.get()
-            if error is not None:
-                raise error
-            if chunk is None:
+            chunk = await asyncio.to_thread(next, chunks, done)
+            if chunk is done:
                 return
-            yield chunk
+            yield chunk  # type: ignore[misc]
     finally:
         close()
