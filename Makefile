@@ -4,7 +4,7 @@ PYTHON ?= python3
 VERSIONS ?= newest 1.82.3
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: test services demo check lint bench bench-load bench-overhead bench-scale bench-replicas bench-profile lock clean  # not test-%: make skips pattern rules for phony targets
+.PHONY: test services demo check lint bench bench-load bench-overhead bench-scale bench-replicas bench-metrics bench-index bench-profile lock clean  # not test-%: make skips pattern rules for phony targets
 
 .PRECIOUS: .venv-%/.installed  # keep the marker: pattern-rule prerequisites are deleted as intermediates otherwise
 
@@ -52,6 +52,12 @@ bench-scale: .venv-newest/.installed  ## 1,000 deployments: startup, memory, thr
 
 bench-replicas: .venv-newest/.installed services  ## two replicas sharing Redis, dept-a throttled: misrouted, failures, p50/p99
 	.venv-newest/bin/python benchmarks/replicas.py
+
+bench-metrics: .venv-newest/.installed  ## /metrics scraped from a 2-worker proxy, each counted series checked against the wire
+	.venv-newest/bin/python benchmarks/metrics.py
+
+bench-index: .venv-newest/.installed  ## per-request guard + isolation cost at 10 / 1,000 / 10,000 deployments
+	.venv-newest/bin/python benchmarks/isolation_index.py
 
 bench-profile: .venv-newest/.installed  ## cProfile one proxy: bedrock-xacct beside native bedrock/, plain and stream
 	.venv-newest/bin/python benchmarks/profile_request.py

@@ -83,3 +83,12 @@ def test_scale_states_memory_and_sts_per_deployment() -> None:
     assert re.search(r"\| RSS after startup \| \d+ MiB \| \d+ MiB \| -?\d+\.\d KiB \|", out), out
     steady = row(out, "steady: AssumeRole in the window (answered)")
     assert int(steady[2]) > 0 and steady[3].endswith("per hour (rule: 600.0)"), steady  # L=12 s: every 6 s
+
+
+def test_metrics_agree_with_the_wire() -> None:
+    out = run("metrics.py")
+    assert "Every counted figure agrees with the wire." in out, out
+    assert re.search(r"secrets the stand-in issued found on /metrics: 0 of [1-9]", out), out
+    ok = [line for line in out.splitlines() if "outcome=ok" in line and line.rstrip().endswith("| yes |")]
+    assert len(ok) == 3, out  # one series per role that signed traffic, each equal to the wire
+    assert re.search(r"outcome=throttled \| [1-9]", out), out
