@@ -13,7 +13,8 @@ from typing import Any
 
 from . import _models
 from ._eventstream import encode_event, encode_exception
-from ._sts import Fault, Identity, IssuedCredential
+from ._fault_plans import Fault
+from ._identities import Identity, IssuedCredential
 
 _Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]  # stream frames, or JSON body + headers
 

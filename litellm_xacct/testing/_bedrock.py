@@ -33,20 +33,11 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
+from ._fault_plans import Fault, FaultPlan
 from ._faults import Countdown, send_cut_stream
+from ._identities import CENTRAL_ACCOUNT, Identities, Identity, IssuedCredential, StaticIdentity
+from ._loopback import LoopbackServerMixin, serve_in_thread, stop_server
 from ._models import StreamFaults, shape
-from ._sts import (
-    CENTRAL_ACCOUNT,
-    Fault,
-    FaultPlan,
-    Identities,
-    Identity,
-    IssuedCredential,
-    LoopbackServerMixin,
-    StaticIdentity,
-    serve_in_thread,
-    stop_server,
-)
 
 CENTRAL_REFUSAL = (
     "Model use case details have not been submitted for this account. Fill out the Anthropic use case "

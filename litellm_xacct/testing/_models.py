@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._eventstream import encode_event
-from ._sts import Identity, IssuedCredential
+from ._identities import Identity, IssuedCredential
 
 _Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]
 #: A 1x1 transparent PNG: what every fake image is.
