@@ -1,6 +1,6 @@
 """Source identities: where a deployment's first credentials come from, one small frozen type each.
 
-Parsed from the deployment by ``_config._Parser.source``; read by the fetcher that
+Parsed from the deployment by ``_config_parse._Parser.source``; read by the fetcher that
 ``_credentials.fetchers.SOURCES`` names for the type. Secrets never appear in ``repr`` or ``describe()``.
 """
 
@@ -77,6 +77,6 @@ class DefaultChain:
 
 
 #: Where the first credentials come from. Adding a source: a frozen type here (``describe``,
-#: ``identity_parts``, ``is_session``), its branch in ``_config._Parser.source`` and one fetcher line in
+#: ``identity_parts``, ``is_session``), its branch in ``_config_parse._Parser.source`` and one fetcher line in
 #: ``_credentials/fetchers.SOURCES``.
 SourceIdentity = StaticKeys | Profile | WebIdentity | DefaultChain

@@ -43,7 +43,8 @@ from .live import _compare_identity, run_live
 from .load import Loaded, UnusableConfig, load_config
 from .probe import COST, run_probe
 from .report import WIDTH, render_json, render_text
-from .rules import GUARD, RULES, SHIM, SOURCE_IDENTITY, Context, Rule
+from .rules import RULES
+from .rules_base import GUARD, SHIM, SOURCE_IDENTITY, Context, Rule
 
 __all__ = [
     "COST", "ENV_REF", "GATEWAY_IDENTITY", "GUARD", "PREFIX", "RULES", "SHIM", "SOURCE_IDENTITY", "WIDTH",

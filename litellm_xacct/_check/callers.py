@@ -15,7 +15,7 @@ from .._names import PROVIDER
 from .findings import Deployment, Finding, Severity, _mapping, role_account, signing_identity
 
 if TYPE_CHECKING:
-    from .rules import Context
+    from .rules_base import Context
 
 _DEFAULT = "default"
 

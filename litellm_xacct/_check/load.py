@@ -108,7 +108,7 @@ def load_config(path: str | os.PathLike[str]) -> Loaded:
         raise UnusableConfig(f"{shown}: the config must be a YAML mapping, got {type(doc).__name__}")
     loaded = _merge_includes(doc, Path(path), shown)
     model_list = loaded.doc.get("model_list")
-    from .rules import _database_reason
+    from .rules_proxy import _database_reason
 
     if _database_reason(loaded.doc) is not None and model_list in (None, []):
         loaded.doc["model_list"] = []

@@ -13,7 +13,9 @@ from typing import Any
 
 from . import _models
 from ._eventstream import encode_event, encode_exception
-from ._sts import Fault, Identity, IssuedCredential
+from ._fault_plans import Fault
+from ._identities import Identity
+from ._models import reply_text
 
 _Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]  # stream frames, or JSON body + headers
 
@@ -70,13 +72,6 @@ REASONING_SIGNATURE = "sig-xacct"
 TOOL_USE_ID = "tooluse_xacct1"
 
 
-def _reply_text(identity: Identity) -> str:
-    if isinstance(identity, IssuedCredential):
-        return (f"Hello from account {identity.account} as {identity.principal_arn} "
-                f"(session {identity.session_name}).")
-    return f"Hello from account {identity.account} as {identity.arn}."
-
-
 def _words(texts: Iterable[Any]) -> int:
     return max(1, sum(len(t.split()) for t in texts if isinstance(t, str)))
 
@@ -97,7 +92,7 @@ def _converse_reply(body: dict[str, Any], identity: Identity) -> _Reply:
     extra = body.get("additionalModelRequestFields")
     specs = [t["toolSpec"] for t in tools if isinstance(t.get("toolSpec"), dict)]
     return _Reply(
-        text=_reply_text(identity),
+        text=reply_text(identity),
         account=identity.account,
         input_tokens=_words(b.get("text") for b in blocks + system),
         reasoning=isinstance(extra, dict) and ("thinking" in extra or "reasoning_config" in extra),
@@ -154,7 +149,7 @@ def _anthropic_reply(body: dict[str, Any], identity: Identity) -> _Reply:
     tools = _blocks(body.get("tools"))
     thinking = body.get("thinking")
     return _Reply(
-        text=_reply_text(identity),
+        text=reply_text(identity),
         account=identity.account,
         input_tokens=_words(texts + [b.get("text") for b in blocks]),
         reasoning=isinstance(thinking, dict) and thinking.get("type") == "enabled",
@@ -311,7 +306,7 @@ def _chunks(payloads: Iterable[dict[str, Any]]) -> list[bytes]:
 
 
 def _invoke_answer(operation: str, model_id: str, body: dict[str, Any], identity: Identity) -> _Answer:
-    served = _models.model_answer(operation, model_id, body, identity)  # the other families: _models
+    served = _models.family_answer(operation, model_id, body, identity)  # the other families: _models
     if served is not None:
         return served
     name = model_id.lower()

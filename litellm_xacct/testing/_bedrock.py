@@ -9,69 +9,30 @@ Every model call is verified (key known, session token present and signed, unexp
 :class:`BedrockCall`. The central (gateway) identity is refused with the ``AccessDeniedException`` of
 the motivating bug report. Answers are deterministic and name the signer in the reply text; they are
 synthesized in ``_answers``.
+
+The SigV4 checks are in ``_sigv4``, the HTTP server in ``_bedrock_http``.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import hmac
 import json
-import re
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
-
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.compat import HTTPHeaders
-from botocore.credentials import Credentials
 
 from ._answers import _Answer, model_answer
+from ._bedrock_http import _Handler, _Server
+from ._fault_plans import Fault, FaultPlan
 from ._faults import Countdown, send_cut_stream
+from ._identities import CENTRAL_ACCOUNT, Identities, Identity, IssuedCredential, StaticIdentity
+from ._loopback import serve_in_thread, stop_server
 from ._models import StreamFaults, shape
-from ._sts import (
-    CENTRAL_ACCOUNT,
-    Fault,
-    FaultPlan,
-    Identities,
-    Identity,
-    IssuedCredential,
-    LoopbackServerMixin,
-    StaticIdentity,
-    serve_in_thread,
-    stop_server,
-)
+from ._sigv4 import _EXPIRED_TOKEN, verify_sigv4
 
 CENTRAL_REFUSAL = (
     "Model use case details have not been submitted for this account. Fill out the Anthropic use case "
     "details form before using the model. If you have already filled out the form, try again in 15 minutes."
-)
-_INVALID_TOKEN = "The security token included in the request is invalid."
-_EXPIRED_TOKEN = "The security token included in the request is expired"
-_BAD_SIGNATURE = (
-    "The request signature we calculated does not match the signature you provided. Check your AWS Secret "
-    "Access Key and signing method. Consult the service documentation for details."
-)
-_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
-_MAX_SKEW = datetime.timedelta(minutes=5)
-_OPERATIONS = {
-    "converse": "Converse",
-    "converse-stream": "ConverseStream",
-    "invoke": "InvokeModel",
-    "invoke-with-response-stream": "InvokeModelWithResponseStream",
-}
-# greedy model group: tolerates clients that leave the "/" of an inference-profile ARN unencoded
-_ROUTE = re.compile(r"^/model/(?P<model>.+)/(?P<op>" + "|".join(map(re.escape, _OPERATIONS)) + r")$")
-_AUTH = re.compile(
-    r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/,\s]+)/"
-    r"(?P<service>[^/,\s]+)/aws4_request,\s*SignedHeaders=(?P<signed>[a-z0-9;\-]+),\s*"
-    r"Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
 _BEDROCK_DEFAULT_MESSAGES = {
     "ExpiredTokenException": _EXPIRED_TOKEN,
@@ -123,221 +84,6 @@ class BedrockCall:
         data = asdict(self)
         del data["headers"]
         return data
-
-
-# ---------------------------------------------------------------------------------------------------
-# SigV4 verification
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Auth:
-    """Outcome of verifying one request; ``error`` is None when the signature holds."""
-
-    access_key_id: str | None = None
-    region: str | None = None
-    identity: Identity | None = None
-    error: Fault | None = None
-
-
-class _SignedHeadersSigV4(SigV4Auth):  # botocore ships no type hints
-    """botocore's SigV4 over exactly the headers the client listed in SignedHeaders, as AWS computes it."""
-
-    def __init__(self, credentials: Credentials, region: str, signed: list[tuple[str, str]]) -> None:
-        super().__init__(credentials, "bedrock", region)
-        self._signed = signed
-
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        headers = HTTPHeaders()
-        for name, value in self._signed:
-            headers[name] = value  # Message.__setitem__ appends: repeated headers keep their order
-        return headers
-
-
-def _denied(auth: _Auth, code: str, message: str, status: int = 403) -> _Auth:
-    auth.error = Fault(code, status, message)
-    return auth
-
-
-def verify_sigv4(identities: Identities, method: str, path: str, headers: Message, body: bytes,
-                 now: datetime.datetime | None = None) -> _Auth:
-    """Check a request's SigV4 ``Authorization`` the way AWS does.
-
-    ``path`` is the request target exactly as received (still URL-encoded, query included). Checks, in
-    order: header present and well-formed, scoped to ``bedrock``, ``X-Amz-Date`` present, key known,
-    session token present/signed/matching and unexpired (temporary keys), clock skew <= 5 minutes,
-    ``X-Amz-Content-SHA256`` (if sent) matches the body, signature matches. The result names the
-    signer whenever the key is known, even when ``error`` is set.
-    """
-    auth = _Auth()
-    header = headers.get("Authorization")
-    if not header:
-        return _denied(auth, "MissingAuthenticationTokenException", "Missing Authentication Token")
-    key_match = re.search(r"Credential=([^/,\s]+)/", header)
-    auth.access_key_id = key_match.group(1) if key_match else None
-    parsed = _AUTH.match(header)
-    if parsed is None:
-        return _denied(auth, "IncompleteSignatureException",
-                       "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
-                       f"parameters of the AWS4-HMAC-SHA256 scheme. Authorization={header.split(' ')[0]}")
-    auth.region = parsed["region"]
-    if parsed["service"] != "bedrock":
-        return _denied(auth, "InvalidSignatureException", "Credential should be scoped to correct service: "
-                       "'bedrock'. ")
-    amz_date = headers.get("X-Amz-Date")
-    if not amz_date:
-        return _denied(auth, "IncompleteSignatureException",
-                       "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-    auth.identity = identity = identities.lookup(auth.access_key_id)
-    if identity is None:
-        return _denied(auth, "UnrecognizedClientException", _INVALID_TOKEN)
-    signed_names = parsed["signed"].split(";")
-    token: str | None = None
-    if isinstance(identity, IssuedCredential):
-        token = headers.get("X-Amz-Security-Token")
-        if (token is None or "x-amz-security-token" not in signed_names
-                or not hmac.compare_digest(token.encode(), identity.session_token.encode())):
-            return _denied(auth, "UnrecognizedClientException", _INVALID_TOKEN)
-        if identity.expired():
-            return _denied(auth, "ExpiredTokenException", _EXPIRED_TOKEN)
-    skew = _clock_skew_error(amz_date, now or datetime.datetime.now(datetime.timezone.utc))
-    if skew is not None:
-        return _denied(auth, "InvalidSignatureException", skew)
-    sent_hash = headers.get("X-Amz-Content-SHA256")
-    if sent_hash and sent_hash != "UNSIGNED-PAYLOAD" and sent_hash != hashlib.sha256(body).hexdigest():
-        return _denied(auth, "InvalidSignatureException",
-                       "The provided 'x-amz-content-sha256' header does not match what was computed.")
-    expected = _expected_signature(identity, token, parsed["region"], method, path, headers,
-                                   signed_names, amz_date, body)
-    if not hmac.compare_digest(expected, parsed["signature"]):
-        return _denied(auth, "InvalidSignatureException", _BAD_SIGNATURE)
-    return auth
-
-
-def _expected_signature(identity: Identity, token: str | None, region: str, method: str, path: str,
-                        headers: Message, signed_names: list[str], amz_date: str, body: bytes) -> str:
-    signed = [(name, value) for name in signed_names for value in (headers.get_all(name) or [])]
-    host = headers.get("Host", "")
-    # botocore quotes the path again when signing (non-S3), so the raw received path is the right input
-    request = AWSRequest(method=method, url=f"http://{host}{path}", data=body, headers=dict(signed))
-    request.context["timestamp"] = amz_date
-    signer = _SignedHeadersSigV4(Credentials(identity.access_key_id, identity.secret_access_key, token),
-                                 region, signed)
-    canonical = signer.canonical_request(request)
-    return str(signer.signature(signer.string_to_sign(request, canonical), request))
-
-
-def _clock_skew_error(amz_date: str, now: datetime.datetime) -> str | None:
-    fmt = "%Y%m%dT%H%M%SZ"
-    try:
-        signed_at = datetime.datetime.strptime(amz_date, fmt).replace(tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
-    if signed_at < now - _MAX_SKEW:
-        return (f"Signature expired: {amz_date} is now earlier than {(now - _MAX_SKEW).strftime(fmt)} "
-                f"({now.strftime(fmt)} - 5 min.)")
-    if signed_at > now + _MAX_SKEW:
-        return (f"Signature expired: {amz_date} is now later than {(now + _MAX_SKEW).strftime(fmt)} "
-                f"({now.strftime(fmt)} + 5 min.)")
-    return None
-
-
-# ---------------------------------------------------------------------------------------------------
-# HTTP server
-# ---------------------------------------------------------------------------------------------------
-
-
-class _Server(LoopbackServerMixin, ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 512
-    allow_reuse_address = True
-    service: BedrockService
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: a fresh TCP connection per call would dominate timings
-    timeout = 120  # idle keep-alive connections close eventually
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # silence the per-request stderr line
-
-    # -- dispatch ------------------------------------------------------------------------------------
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/_xacct/health":
-            self._send_json(200, {"status": "ok"})
-        elif path == "/_xacct/calls":
-            self._send_json(200, [c.to_dict() for c in self.server.service.calls()])
-        else:
-            self._send_error(404, "UnknownOperationException", "Unknown operation")
-
-    def do_POST(self) -> None:
-        body = self._read_body()
-        if body is None:
-            return
-        raw_path = self.path.split("?", 1)[0]
-        route = _ROUTE.match(raw_path)
-        if route is None:
-            self._send_error(404, "UnknownOperationException", "Unknown operation")
-            return
-        self.server.service.handle(self, _OPERATIONS[route["op"]], unquote(route["model"]), body)
-
-    # -- wire helpers --------------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes | None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            self._send_error(400, "ValidationException", "Invalid Content-Length")
-            return None
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send_head(self, status: int, content_type: str, extra: dict[str, str], length: int | None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        if length is None:
-            self.send_header("Transfer-Encoding", "chunked")
-        else:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-
-    def _send_json(self, status: int, payload: Any, extra: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
-        self._send_head(status, "application/json", extra or {}, len(data))
-        self.wfile.write(data)
-
-    def _send_error(self, status: int, code: str, message: str) -> None:
-        self._send_json(status, {"message": message}, {"x-amzn-ErrorType": code + _ERROR_TYPE_SUFFIX})
-
-    def _send_stream(self, frames: list[bytes], extra: dict[str, str], cut: bool = False) -> None:
-        self._send_head(200, "application/vnd.amazon.eventstream", extra, None)
-        try:
-            for frame in frames:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))  # one chunk per frame
-                self.wfile.flush()
-            if cut:  # a dropped connection: no terminating chunk
-                self.close_connection = True
-                return
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # client went away mid-stream
 
 
 class BedrockService:

@@ -4,8 +4,8 @@ InvokeModel / InvokeModelWithResponseStream bodies for Meta Llama, Mistral, Cohe
 Text and Amazon Nova (messages-v1); embeddings for Titan Text v2 (``dimensions``, ``embeddingTypes``),
 Cohere Embed and Nova multimodal embeddings; images for Titan Image / Nova Canvas (``images``), Stability
 SD3 / Stable Image (``seeds``/``finish_reasons``/``images``) and SDXL (``artifacts``). Every reply names
-the signer, as the other answers do. :func:`model_answer` returns None for anything it does not serve, so
-``_answers.model_answer`` keeps answering the rest.
+the signer (:func:`reply_text`, which ``_answers`` uses too). :func:`family_answer` returns None for anything
+it does not serve, so ``_answers.model_answer`` keeps answering the rest.
 
 Formats follow the Bedrock model parameter pages (InvokeModel request/response bodies per model) and what
 LiteLLM's own Bedrock transformations read; streams end with a chunk carrying
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._eventstream import encode_event
-from ._sts import Identity, IssuedCredential
+from ._identities import Identity, IssuedCredential
 
 _Answer = list[bytes] | tuple[dict[str, Any], dict[str, str]]
 #: A 1x1 transparent PNG: what every fake image is.
@@ -36,7 +36,8 @@ class Invalid(Exception):
     """A request the real service answers with 400 ValidationException."""
 
 
-def _reply_text(identity: Identity) -> str:
+def reply_text(identity: Identity) -> str:
+    """What every fake model says: who signed the request."""
     if isinstance(identity, IssuedCredential):
         return (f"Hello from account {identity.account} as {identity.principal_arn} "
                 f"(session {identity.session_name}).")
@@ -97,13 +98,13 @@ def family(model_id: str, body: dict[str, Any]) -> str | None:
     return None
 
 
-def model_answer(operation: str, model_id: str, body: dict[str, Any], identity: Identity) -> _Answer | None:
+def family_answer(operation: str, model_id: str, body: dict[str, Any], identity: Identity) -> _Answer | None:
     """The answer for a family this module serves (raises :class:`Invalid` for a malformed body)."""
     kind = family(model_id, body)
     if kind is None or operation not in ("InvokeModel", "InvokeModelWithResponseStream"):
         return None
     stream = operation == "InvokeModelWithResponseStream"
-    text = _reply_text(identity)
+    text = reply_text(identity)
     if kind in _EMBEDDINGS or kind in _IMAGES:
         if stream:
             raise Invalid("The model is unsupported for streaming")

@@ -9,217 +9,49 @@ AWS); the middleware in front of it adds what moto leaves out and tests need:
 * the credentials each ``AssumeRole*`` answer hands out are remembered in :class:`Identities`, which
   the Bedrock stand-in uses to verify signatures (so it accepts only keys *this* stand-in issued).
 
-This module also holds the identity and fault types both servers share.
+The identity types live in ``_identities``, the AWS-error faults in ``_fault_plans``, the wire helpers in
+``_sts_wire``; the names :mod:`litellm_xacct.testing` takes from here are re-exported.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import io
-import re
 import secrets
-import socket
-import string
 import threading
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
-from ._faults import Countdown, reset_if_planned
+from ._fault_plans import Fault, FaultPlan, RateLimit, default_sts_message
+from ._faults import Countdown
+from ._identities import CENTRAL_ACCOUNT, Identities, IssuedCredential, Role, StaticIdentity
+from ._loopback import serve_in_thread, stop_server
+from ._sts_wire import (
+    _REASONS,
+    _STS_NS,
+    Answer,
+    StartResponse,
+    WSGIEnviron,
+    _access_key_id,
+    _is_form,
+    _override_param,
+    _peer,
+    _read_input,
+    _werkzeug_classes,
+    _xml,
+    _xml_error_code,
+    _xml_values,
+    sts_error,
+)
 
-CENTRAL_ACCOUNT = "123456789012"
-"""The gateway's own account; moto's default account, so moto treats the central keys as its own."""
+__all__ = ["CENTRAL_ACCOUNT", "Fault", "Identities", "Role", "StaticIdentity", "StsCall", "StsService",
+           "default_sts_message"]
 
-_STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 _MASKED_PARAMS = frozenset({"WebIdentityToken", "SAMLAssertion"})  # bearer secrets: never in a repr
 _ASSUME_ACTIONS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity"})
-
-WSGIEnviron = dict[str, Any]
-StartResponse = Callable[..., Any]
-Answer = tuple[int, list[tuple[str, str]], bytes]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Identities
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Role:
-    """An IAM role the stand-in lets callers assume; ``external_id`` (if set) must match exactly."""
-
-    arn: str
-    external_id: str | None = None
-
-    @property
-    def account(self) -> str:
-        """The 12-digit account in the ARN."""
-        return self.arn.split(":")[4]
-
-    @property
-    def name(self) -> str:
-        """The role name (the last path segment of the ARN)."""
-        return self.arn.rsplit("/", 1)[-1]
-
-
-@dataclass(frozen=True)
-class StaticIdentity:
-    """Long-lived IAM user keys: the gateway's own ("central") identity. The secret is not in the repr."""
-
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    account: str = CENTRAL_ACCOUNT
-    arn: str = f"arn:aws:iam::{CENTRAL_ACCOUNT}:user/gateway"
-
-    @classmethod
-    def generate(cls, account: str = CENTRAL_ACCOUNT, user: str = "gateway") -> StaticIdentity:
-        """Fresh random keys shaped like real ones (``AKIA`` + 16, 40-character secret)."""
-        key_id = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(16))
-        secret = "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
-        return cls(key_id, secret, account, f"arn:aws:iam::{account}:user/{user}")
-
-
-@dataclass(frozen=True)
-class IssuedCredential:
-    """Temporary credentials an ``AssumeRole*`` answer handed out. Secrets are not in the repr."""
-
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
-    account: str
-    principal_arn: str  # arn:aws:sts::ACCT:assumed-role/NAME/SESSION
-    role_arn: str
-    session_name: str
-    expiration: datetime.datetime  # timezone-aware UTC
-
-    def expired(self) -> bool:
-        return datetime.datetime.now(datetime.timezone.utc) >= self.expiration
-
-
-Identity = StaticIdentity | IssuedCredential
-
-
-class Identities:
-    """Thread-safe registry of every key the stand-in knows: the central keys and issued credentials."""
-
-    def __init__(self, central: StaticIdentity) -> None:
-        self.central = central
-        self._issued: dict[str, IssuedCredential] = {}
-        self._lock = threading.Lock()
-
-    def remember(self, credential: IssuedCredential) -> None:
-        with self._lock:
-            self._issued[credential.access_key_id] = credential
-
-    def issued_secrets(self) -> list[str]:
-        """The secret key and session token of every credential issued so far."""
-        with self._lock:
-            return [s for c in self._issued.values() for s in (c.secret_access_key, c.session_token)]
-
-    def lookup(self, access_key_id: str | None) -> Identity | None:
-        """The identity owning ``access_key_id``, or None for an unknown (or absent) key."""
-        if access_key_id is None:
-            return None
-        if access_key_id == self.central.access_key_id:
-            return self.central
-        with self._lock:
-            return self._issued.get(access_key_id)
-
-    def caller_arn(self, access_key_id: str | None) -> str:
-        """The ARN AWS would name in an AccessDenied message for a caller signing with this key."""
-        identity = self.lookup(access_key_id)
-        if isinstance(identity, StaticIdentity):
-            return identity.arn
-        if isinstance(identity, IssuedCredential):
-            return identity.principal_arn
-        return f"arn:aws:sts::{CENTRAL_ACCOUNT}:user/moto"  # what moto itself answers for unknown keys
-
-
-# ---------------------------------------------------------------------------------------------------
-# Faults and call records
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An injected AWS error: error ``code``, HTTP ``status`` and ``message``."""
-
-    code: str
-    status: int
-    message: str
-
-
-class FaultPlan:
-    """A thread-safe "fail the next N calls" switch; ``count=None`` fails until :meth:`clear`."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._fault: Fault | None = None
-        self._remaining: int | None = None
-
-    def set(self, fault: Fault, count: int | None) -> None:
-        if count is not None and count < 0:
-            raise ValueError("count must be >= 0 or None")
-        with self._lock:
-            self._fault, self._remaining = fault, count
-
-    def take(self) -> Fault | None:
-        """The fault to apply to this call (consuming one of the count), or None."""
-        with self._lock:
-            if self._fault is None:
-                return None
-            if self._remaining is not None:
-                if self._remaining <= 0:
-                    self._fault = None
-                    return None
-                self._remaining -= 1
-            return self._fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._fault, self._remaining = None, None
-
-
-class RateLimit:
-    """A token bucket in front of STS, like AWS's per-account request quota: beyond ``rate`` calls per
-    second (bursts up to ``burst``) a call gets ``Throttling``. Off until :meth:`set`; thread-safe."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._lock = threading.Lock()
-        self._clock = clock
-        self._rate: float | None = None
-        self._burst = 0.0
-        self._tokens = 0.0
-        self._at = 0.0
-
-    def set(self, rate: float | None, burst: float | None = None) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be > 0 calls per second, or None to turn throttling off")
-        with self._lock:
-            self._rate = rate
-            self._burst = self._tokens = float(burst if burst is not None else (rate or 0.0))
-            self._at = self._clock()
-
-    def take(self) -> Fault | None:
-        """None if this call is within the quota, else the ``Throttling`` fault to answer with."""
-        with self._lock:
-            if self._rate is None:
-                return None
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-            self._at = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return None
-        return Fault("Throttling", 400, default_sts_message("Throttling"))
-
-    def clear(self) -> None:
-        self.set(None)
 
 
 @dataclass(frozen=True)
@@ -246,90 +78,6 @@ class StsCall:
             f"StsCall(action={self.action!r}, params={shown!r}, access_key_id={self.access_key_id!r}, "
             f"status={self.status}, error_code={self.error_code!r}, at={self.at!r}, peer={self.peer!r})"
         )
-
-
-# ---------------------------------------------------------------------------------------------------
-# Loopback server plumbing shared by both servers
-# ---------------------------------------------------------------------------------------------------
-
-
-class LoopbackServerMixin:
-    """Socket tweaks for a local stand-in under load, mixed into a ``socketserver.TCPServer`` subclass.
-
-    A deep listen backlog (no resets under a burst of connections), TCP_NODELAY on every accepted
-    socket (no ~25 ms Nagle/delayed-ACK stall per keep-alive request), and tracking of open connections
-    so :meth:`close_connections` can end idle keep-alive handler threads on stop.
-    """
-
-    request_queue_size = 512
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()  # type: ignore[misc]
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self._open_lock:
-            self._open.add(sock)
-        return sock, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)  # type: ignore[misc]
-
-    def close_connections(self) -> None:
-        """Shut down every accepted connection still open (idle keep-alives would otherwise linger)."""
-        with self._open_lock:
-            open_now = list(self._open)
-        for sock in open_now:
-            with contextlib.suppress(OSError):  # already closed by the peer
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-def serve_in_thread(server: Any, name: str) -> threading.Thread:
-    """Run ``server.serve_forever`` on a daemon thread; a short poll keeps ``shutdown()`` quick."""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name,
-                              daemon=True)
-    thread.start()
-    return thread
-
-
-def stop_server(server: Any, thread: threading.Thread | None) -> None:
-    """Stop accepting, end open connections, close the socket and join the serving thread."""
-    server.shutdown()
-    server.close_connections()
-    server.server_close()
-    if thread is not None:
-        thread.join(timeout=5)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The STS service
-# ---------------------------------------------------------------------------------------------------
-
-
-def sts_error(code: str, message: str, status: int) -> Answer:
-    """AWS's STS error XML, which botocore parses into ``ClientError.response["Error"]``."""
-    kind = "Sender" if status < 500 else "Receiver"
-    body = (
-        f'<ErrorResponse xmlns="{_STS_NS}"><Error><Type>{kind}</Type><Code>{_xml(code)}</Code>'
-        f"<Message>{_xml(message)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
-    ).encode()
-    return status, [("Content-Type", "text/xml")], body
-
-
-_STS_DEFAULT_MESSAGES = {
-    "Throttling": "Rate exceeded",
-    "InternalFailure": "An internal error occurred.",
-    "ServiceUnavailable": "Service is unavailable. Please try again later.",
-}
-
-
-def default_sts_message(code: str) -> str:
-    return _STS_DEFAULT_MESSAGES.get(code, f"Injected {code} fault")
 
 
 class StsService:
@@ -521,94 +269,3 @@ class StsService:
             session_name=params.get("RoleSessionName", principal.rsplit("/", 1)[-1]),
             expiration=parse_timestamp(values["Expiration"]),
         ))
-
-
-# ---------------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------------
-
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
-            503: "Service Unavailable"}
-_CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/")
-
-
-def _werkzeug_classes() -> tuple[type[Any], type[Any]]:
-    """The server/handler classes, built on first use so werkzeug and moto load only when started."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-    from werkzeug.serving import ThreadedWSGIServer
-
-    class Handler(MotoRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive; set here so werkzeug does not patch the class
-
-        def handle_one_request(self) -> None:
-            if not reset_if_planned(self, getattr(self.server, "xacct_resets", None)):
-                super().handle_one_request()
-
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            pass  # no per-request line on stderr
-
-    class Server(LoopbackServerMixin, ThreadedWSGIServer):
-        daemon_threads = True
-
-    return Server, Handler
-
-
-def _read_input(environ: WSGIEnviron) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    stream = environ["wsgi.input"]
-    return bytes(stream.read(length)) if length > 0 else b""
-
-
-def _peer(environ: WSGIEnviron) -> str | None:
-    addr, port = environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")
-    return f"{addr}:{port}" if addr and port else None
-
-
-def _is_form(environ: WSGIEnviron) -> bool:
-    return str(environ.get("CONTENT_TYPE", "")).startswith("application/x-www-form-urlencoded")
-
-
-def _access_key_id(environ: WSGIEnviron, params: dict[str, str]) -> str | None:
-    match = _CREDENTIAL_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if match:
-        return match.group(1)
-    credential = params.get("X-Amz-Credential")  # presigned query
-    return credential.split("/", 1)[0] if credential else None
-
-
-def _override_param(environ: WSGIEnviron, body: bytes, form: bool, name: str,
-                    value: str) -> tuple[bytes, WSGIEnviron]:
-    """Set one parameter wherever the request carries them (form body, else query string)."""
-
-    def rewrite(encoded: str) -> str:
-        pairs = [(k, v) for k, v in parse_qsl(encoded, keep_blank_values=True) if k != name]
-        return urlencode([*pairs, (name, value)])
-
-    if form and b"Action=" in body:
-        return rewrite(body.decode()).encode(), environ
-    return body, dict(environ, QUERY_STRING=rewrite(environ.get("QUERY_STRING", "")))
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _xml_values(payload: bytes, tags: Iterable[str]) -> dict[str, str]:
-    """The text of the first element with each local name (namespaces ignored)."""
-    wanted, found = set(tags), {}
-    try:
-        root = ET.fromstring(payload)
-    except ET.ParseError:
-        return {}
-    for element in root.iter():
-        local = element.tag.rsplit("}", 1)[-1]
-        if local in wanted and local not in found and element.text:
-            found[local] = element.text
-    return found
-
-
-def _xml_error_code(payload: bytes) -> str | None:
-    return _xml_values(payload, ("Code",)).get("Code")
