@@ -55,6 +55,15 @@ def litellm_imports(paths: list[Path]) -> list[str]:
     return found
 
 
+def litellm_module_names(paths: list[Path]) -> list[str]:
+    """``file:line`` of every string constant naming a LiteLLM module (``"litellm.proxy.proxy_server"``): a
+    dynamic import or a ``sys.modules`` lookup is an import too."""
+    module = re.compile(r"^litellm(\.[A-Za-z_]\w*)+$")
+    return [f"{_where(path)}:{node.lineno}"
+            for path in paths for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and module.match(node.value)]
+
+
 def release_mentions(paths: list[Path]) -> list[tuple[str, str]]:
     """``(file:line, stripped text)`` of every line naming a tested release in ``paths``."""
     return [(f"{_where(path)}:{n}", line.strip())
@@ -67,12 +76,19 @@ def test_no_litellm_import_outside_the_door() -> None:
     assert not offenders, f"LiteLLM imported outside litellm_xacct/_compat/ (add a name to _compat): {offenders}"
 
 
-def test_the_import_scan_finds_every_form(tmp_path: Path) -> None:
+def test_no_litellm_module_named_outside_the_door() -> None:
+    offenders = litellm_module_names(outside_door())
+    assert not offenders, f"a LiteLLM module named outside litellm_xacct/_compat/ (use _compat): {offenders}"
+
+
+def test_the_import_scans_find_every_form(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text(
         "from typing import TYPE_CHECKING\nimport litellm_xacct\nif TYPE_CHECKING:\n    from litellm import X\n"
-        "def f():\n    import litellm.utils as u\n    from litellm.types import router\n", encoding="utf-8")
-    found = [item.rsplit(":", 1)[1] for item in litellm_imports([tmp_path / "m.py"]) if "m.py" in item]
+        "def f():\n    import litellm.utils as u\n    from litellm.types import router\n"
+        "    sys.modules.get('litellm.proxy.proxy_server')\n    version('litellm')\n", encoding="utf-8")
+    found = [item.rsplit(":", 1)[1] for item in litellm_imports([tmp_path / "m.py"])]
     assert found == ["4", "6", "7"]
+    assert [item.rsplit(":", 1)[1] for item in litellm_module_names([tmp_path / "m.py"])] == ["8"]
 
 
 def test_release_numbers_only_in_the_door_or_allowed_lines() -> None:
@@ -113,12 +129,14 @@ def test_differences_name_only_tested_releases() -> None:
 
 
 def test_the_door_imports_no_litellm_until_used() -> None:
+    import os
     import subprocess
     import sys
 
     code = ("import sys, litellm_xacct._compat as c; assert 'litellm' not in sys.modules; "
             "c.CustomLLM; assert 'litellm' in sys.modules; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
