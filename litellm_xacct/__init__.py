@@ -81,16 +81,10 @@ def register(custom_handler: BedrockXacct | None = None) -> BedrockXacct:
     Returns the handler in use. Pass your own ``BedrockXacct(engine=...)`` to control the
     credential engine (clock, client factory, cache size).
     """
-    import litellm
+    from ._compat import register_provider
 
     chosen = custom_handler or _default_handler()
-    entries = [e for e in litellm.custom_provider_map if e.get("provider") != PROVIDER]
-    entries.append({"provider": PROVIDER, "custom_handler": chosen})
-    litellm.custom_provider_map = entries
-    # LiteLLM builds its provider list from the map at call time in some releases, at import in others.
-    from litellm.utils import custom_llm_setup
-
-    custom_llm_setup()
+    register_provider(PROVIDER, chosen)
     return chosen
 
 

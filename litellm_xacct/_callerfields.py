@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
+from ._compat import litellm_param_names, proxy_banned_body_params
+
 #: LiteLLM params a caller may send: they change neither provider, deployment, credentials, endpoint,
 #: model nor the recorded outcome. OpenAI params (temperature, tools, ...) and provider-specific model
 #: params (top_k, thinking, guardrailConfig, ...) are not LiteLLM params, so they are never refused.
@@ -36,7 +38,7 @@ ALLOWED: frozenset[str] = frozenset({
 EXTRA_REFUSED: frozenset[str] = frozenset({
     "custom_llm_provider", "model_id", "base_url", "api_base", "api_key", "deployment_id", "model_info",
     "litellm_credential_name", "litellm_params", "model_list",
-    "user_config",  # the proxy builds a Router from the caller's own model_list (1.82.3 honours it)
+    "user_config",  # the proxy builds a Router from the caller's own model_list (_compat.facts: user-config)
     "router_settings_override",  # the proxy writes it from key/team settings; a caller must not
     # The proxy writes it from Anthropic API headers (/v1/messages): refused in a caller's body, and where the
     # proxy wrote it, its headers are checked like any caller header.
@@ -49,45 +51,12 @@ REFUSED_PREFIXES: tuple[str, ...] = ("aws_", "xacct_", "mock_")
 #: Keys of ``metadata`` the proxy itself writes (some share a name with a LiteLLM param).
 PROXY_METADATA: frozenset[str] = frozenset({"headers", "tags"})
 
-#: Top-level keys the proxy writes before some routes copy the body (images on 1.108.7: the call id;
+#: Top-level keys the proxy writes before some routes copy the body (images, on some releases: the call id;
 #: a caller can set that one anyway, with the x-litellm-call-id header).
 PROXY_TOP_LEVEL: frozenset[str] = frozenset({"litellm_call_id", "litellm_logging_obj", "proxy_server_request",
                                              "secret_fields"})
 
 _NESTED = ("extra_body", "metadata", "litellm_metadata")
-
-
-def _litellm_param_names() -> set[str]:
-    """LiteLLM's own param lists, found by feature detection (their home moved between releases)."""
-    import importlib
-
-    names: set[str] = set()
-    for module_name in ("litellm.types.utils", "litellm.utils", "litellm.main"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        listed = getattr(module, "all_litellm_params", None)
-        if isinstance(listed, (list, tuple, set, frozenset)):
-            names.update(str(n) for n in listed)
-    try:
-        from litellm.types.router import GenericLiteLLMParams
-
-        names.update(GenericLiteLLMParams.model_fields)
-    except ImportError:
-        pass
-    return names
-
-
-def _proxy_banned_names() -> set[str]:
-    """1.108.7's proxy refuses some body params itself (``_BANNED_REQUEST_BODY_PARAMS``); 1.82.3 has no
-    such list. Body-level names: the proxy writes some of them into ``metadata`` itself."""
-    try:
-        from litellm.proxy.auth import auth_utils
-    except ImportError:
-        return set()
-    banned = getattr(auth_utils, "_BANNED_REQUEST_BODY_PARAMS", ())
-    return {n for n in banned if isinstance(n, str)}
 
 
 def _lower_minus_allowed(names: set[str]) -> frozenset[str]:
@@ -96,13 +65,13 @@ def _lower_minus_allowed(names: set[str]) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _metadata_names() -> frozenset[str]:
-    return _lower_minus_allowed(_litellm_param_names() | EXTRA_REFUSED)
+    return _lower_minus_allowed(litellm_param_names() | EXTRA_REFUSED)
 
 
 @lru_cache(maxsize=1)
 def refused_names() -> frozenset[str]:
     """Lower-case names a caller may not send in the body (computed once per process)."""
-    return _metadata_names() | _lower_minus_allowed(_proxy_banned_names())
+    return _metadata_names() | _lower_minus_allowed(proxy_banned_body_params())
 
 
 def is_refused(key: str, *, in_metadata: bool = False, top_level: bool = False) -> bool:

@@ -14,10 +14,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
-import litellm
-from litellm.litellm_core_utils.exception_mapping_utils import exception_type
-from litellm.llms.bedrock.common_utils import BedrockError
 
+from ._compat import (
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    BedrockError,
+    InternalServerError,
+    RateLimitError,
+    ServiceUnavailableError,
+    Timeout,
+    map_bedrock_error,
+    permission_denied,
+)
 from ._config import PROVIDER, DeploymentConfig
 from ._errors import THROTTLE_CODES, CallerFieldError, ConfigError, CredentialError, RoleAssumptionError, XacctError
 
@@ -38,29 +47,23 @@ def lite_error(label: str, exc: XacctError) -> Exception:
     """Our errors as LiteLLM's exception types, so the proxy answers with the right status."""
     model, provider, message = label, PROVIDER, str(exc)
     if isinstance(exc, CallerFieldError):
-        return litellm.BadRequestError(message=message, model=model, llm_provider=provider)
+        return BadRequestError(message=message, model=model, llm_provider=provider)
     if isinstance(exc, ConfigError):
-        return litellm.InternalServerError(message=message, llm_provider=provider, model=model)
+        return InternalServerError(message=message, llm_provider=provider, model=model)
     assert isinstance(exc, CredentialError)
     code = exc.code or ""
     if code in THROTTLE_CODES:  # the one list of STS throttle codes (_errors): all of them are a 429
-        return litellm.RateLimitError(message=message, llm_provider=provider, model=model)
+        return RateLimitError(message=message, llm_provider=provider, model=model)
     if isinstance(exc, RoleAssumptionError) and code not in _AUTH_CODES:
-        request = httpx.Request("POST", "https://bedrock-xacct.invalid")
-        return litellm.PermissionDeniedError(message=message, llm_provider=provider, model=model,
-                                             response=httpx.Response(403, request=request))
+        return permission_denied(message, provider, model)
     if code in _AUTH_CODES or isinstance(exc, RoleAssumptionError):
-        return litellm.AuthenticationError(message=message, llm_provider=provider, model=model)
-    return litellm.ServiceUnavailableError(message=message, llm_provider=provider, model=model)
+        return AuthenticationError(message=message, llm_provider=provider, model=model)
+    return ServiceUnavailableError(message=message, llm_provider=provider, model=model)
 
 
 def bedrock_error(config: DeploymentConfig, status: int, text: str, headers: Mapping[str, str]) -> Exception:
     """Map a Bedrock error answer the way native ``bedrock/`` does (ContextWindowExceeded, 429, 503...)."""
-    original = BedrockError(status_code=status, message=text, headers=httpx.Headers(dict(headers)))
-    try:
-        return exception_type(model=config.model, custom_llm_provider="bedrock", original_exception=original)
-    except Exception as mapped_exc:  # exception_type raises the mapped exception
-        return mapped_exc
+    return map_bedrock_error(config.model, status, text, headers)
 
 
 def decoder_error(config: DeploymentConfig, exc: Exception) -> Exception:
@@ -91,11 +94,11 @@ def network_error(config: DeploymentConfig, exc: httpx.TransportError) -> Except
     anything else (refused, reset) ``APIConnectionError``; both are errors Router retries."""
     where = f"Bedrock at {config.runtime_url}"
     if isinstance(exc, httpx.TimeoutException):
-        return litellm.Timeout(
+        return Timeout(
             message=f"bedrock-xacct: {where} did not answer deployment {config.deployment!r} in time "
                     f"({type(exc).__name__}). Fix: raise the deployment's timeout / stream_timeout if the "
                     "model needs longer, or retry", model=config.model, llm_provider="bedrock")
-    return litellm.APIConnectionError(
+    return APIConnectionError(
         message=f"bedrock-xacct: cannot reach {where} for deployment {config.deployment!r} "
                 f"({type(exc).__name__}: {exc}). Fix: check the network path to the Bedrock runtime endpoint",
         llm_provider="bedrock", model=config.model)
@@ -108,6 +111,6 @@ def cut_error(config: DeploymentConfig, why: str, *, undecoded: bool = False) ->
     if undecoded:
         return bedrock_error(config, 502, f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended "
                              f"early ({why}); the answer is incomplete", {})
-    return litellm.APIConnectionError(
+    return APIConnectionError(
         message=f"bedrock-xacct: the Bedrock event stream for {config.deployment} ended early ({why}); "
                 "the answer is incomplete", llm_provider="bedrock", model=config.model)

@@ -38,7 +38,8 @@ class ConfigError(XacctError, ValueError):
 class CallerFieldError(ConfigError):
     """A request (not the operator's config) carried a field or header only the operator's config may set."""
 
-    #: Raised through LiteLLM unmapped, 1.108.7 answers by this (400: no cooldown); the handler maps it itself.
+    #: Raised through LiteLLM unmapped, some releases answer by this (400: no cooldown; ``_compat.facts``:
+    #: ``caller-field-status``); the handler maps it itself.
     status_code = 400
 
     def __init__(self, deployment: str, field: str, where: str) -> None:

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from litellm.integrations.custom_logger import CustomLogger
-
 from . import _authority, _metrics
 from ._audit import scrub_forged_audit
 from ._authority import AUTHORITY_KEY
@@ -30,7 +28,7 @@ from ._callerfields import (
     is_refused,
     refused_fields,
 )
-from ._compat import proxy_metadata_name, proxy_state
+from ._compat import CustomLogger, proxy_metadata_name, proxy_state
 from ._index import for_router
 from ._isolation import DEFAULT_TAG, caller_tags, split_tag, tag_list
 from ._signing import forbidden_header
@@ -47,8 +45,8 @@ def problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
         low = key.lower() if isinstance(key, str) else ""
         if low in ROUTED_REFUSED or low.startswith(REFUSED_PREFIXES):
             found.append((key, "the routed request"))
-    # 1.108.7 keeps some caller-sent keys (api_key, headers, provider_specific_header) out of the body copy
-    # and lists their names here instead.
+    # Some releases keep some caller-sent keys (api_key, headers, provider_specific_header) out of the body
+    # copy and list their names here instead (_compat.facts: body-copy-keys).
     hidden = proxy_request.get("credential_fields") if isinstance(proxy_request, Mapping) else None
     for name in hidden if isinstance(hidden, (list, tuple)) else ():
         if isinstance(name, str) and name.lower() != "headers" and is_refused(name):

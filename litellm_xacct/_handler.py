@@ -10,11 +10,9 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from litellm import CustomLLM
-
 from . import _health
+from ._compat import CustomLLM, install_param_gate
 from ._credentials import CredentialEngine
-from ._litellm_param_gate import install as install_param_gate
 from ._pipeline import Pipeline
 from ._transport import Transport
 
@@ -33,7 +31,7 @@ class BedrockXacct(CustomLLM):
         self._engine_lock = threading.Lock()
         self.transport = Transport(lambda: self.engine)
         self.pipeline = Pipeline(self.transport)
-        install_param_gate()  # native Bedrock params pass LiteLLM's custom-provider gate (see that module)
+        install_param_gate()  # native Bedrock params pass LiteLLM's custom-provider gate (see _compat.params)
         _health.install()  # proxy only: health checks sign as each deployment; no misleading startup warning
 
     @property

@@ -15,7 +15,6 @@ can produce an object of :class:`HealthCheckInfo`'s type.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,7 +39,7 @@ def _stamp(model_info: Mapping[str, Any]) -> HealthCheckInfo:
 def install() -> None:
     """In a LiteLLM proxy process (only there: the SDK needs neither), mark health checks of ``bedrock-xacct``
     deployments and quiet the misleading startup warning. Idempotent; a no-op outside the proxy."""
-    if "litellm.proxy.proxy_server" not in sys.modules:
+    if not _compat.proxy_loaded():
         return
     _compat.mark_health_checks(PROVIDER, _stamp)
     _compat.quiet_credential_mismatch_warning(PROVIDER)
@@ -55,7 +54,7 @@ def deployment_fields(label: str, litellm_params: Mapping[str, Any]) -> dict[str
     if type(info) is not HealthCheckInfo:
         return None
     model_id = info.get("id")
-    router = getattr(sys.modules.get("litellm.proxy.proxy_server"), "llm_router", None)
+    router, _ = _compat.proxy_state()
     deployment = router.get_deployment(model_id=str(model_id)) if (router and model_id) else None
     if deployment is None:
         raise ConfigError(label, "model_info.id", f"health check of {model_id!r} matches no deployment in the "

@@ -14,11 +14,12 @@ never from the provider's ``litellm_params["tags"]`` or ``metadata.tags``: the R
 deployment's own tags into both, so every deployment would look as if the request had asked for it.
 
 Anything else fails closed before any AWS call, as LiteLLM's ``PermissionDeniedError`` (HTTP 403), chosen
-because on LiteLLM 1.82.3 and 1.108.7 alike 403 is *not* a cooldown status (``_is_cooldown_required``
+because on every tested LiteLLM release 403 is *not* a cooldown status (``_is_cooldown_required``
 cools down 429/401/404/408 (and 402) and 5xx), so a caller can't cool down another department's
 deployment by sending requests the Router misroutes, and ``should_retry_this_error`` retries a 403
-when the group has other deployments: the retry may land on the right one. 1.82.3 filters cooling-down
-deployments before tags, so while dept-a's deployment cools down its requests reach ``default``: they
+when the group has other deployments: the retry may land on the right one. Some releases filter cooling-down
+deployments before tags (``_compat.facts``: ``cooldown-before-tags``), so while dept-a's deployment cools
+down its requests reach ``default``: they
 fail here, with a message naming both tag sets, instead of being signed by another account.
 """
 
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 DEFAULT_TAG = "default"
-_OPERATORS = ("&", "!")  # LiteLLM 1.108.7: "&tag" required, "!tag" excluded (plain strings on 1.82.3)
+_OPERATORS = ("&", "!")  # "&tag" required, "!tag" excluded where the Router knows them (_compat.facts: tag-operators)
 
 
 def tag_list(value: Any) -> list[str]:
@@ -80,11 +81,10 @@ def violation(wanted: set[str], deployment: frozenset[str], departments: frozens
 def caller_tags(proxy_request: Any, proxy_metadata: Iterable[Any] = ()) -> list[str]:
     """Every tag the caller sent (body ``tags``, ``metadata.tags``, ``litellm_metadata.tags``, the
     ``x-litellm-tags`` header) plus the proxy-written metadata tags in ``proxy_metadata`` (key, team and
-    project tags merged there), read in the guard, before routing. Not ``inherited_tags``: 1.108.7 derives it
-    from the key/team/project tags (read from the caller's auth instead), and 1.82.3 leaves a caller's own.
-    Never the provider's
-    ``litellm_params["tags"]`` nor its ``metadata.tags``: on 1.82.3 and 1.108.7 the Router merges the picked
-    deployment's own tags into both."""
+    project tags merged there), read in the guard, before routing. Not ``inherited_tags``, which differs per
+    release (``_compat.facts``: ``inherited-tags``; the key/team/project tags are read from the caller's auth
+    instead). Never the provider's ``litellm_params["tags"]`` nor its ``metadata.tags``: on every tested
+    release the Router merges the picked deployment's own tags into both."""
     found: list[str] = []
     body = proxy_request.get("body") if isinstance(proxy_request, Mapping) else None
     if isinstance(body, Mapping):
@@ -106,9 +106,7 @@ def caller_tags(proxy_request: Any, proxy_metadata: Iterable[Any] = ()) -> list[
 
 def refuse(label: str, problem: str, *, tag_filtering: bool = True) -> Exception:
     """LiteLLM's 403 for an isolation failure (see the module docstring for why 403)."""
-    import httpx
-    import litellm
-
+    from ._compat import permission_denied
     from ._names import PROVIDER
 
     fix = ("send the department's tag (tags / metadata.tags), and keep router_settings.enable_tag_filtering on; "
@@ -117,6 +115,4 @@ def refuse(label: str, problem: str, *, tag_filtering: bool = True) -> Exception
         fix = ("set router_settings.enable_tag_filtering: true: with it off the Router picks deployments "
                "without looking at tags, and this check refuses every pick outside the request's department")
     message = f"deployment {label!r}: department isolation: {problem}. Nothing was sent to AWS. Fix: {fix}"
-    return litellm.PermissionDeniedError(
-        message=message, llm_provider=PROVIDER, model=label,
-        response=httpx.Response(403, request=httpx.Request("POST", "https://bedrock-xacct.invalid")))
+    return permission_denied(message, PROVIDER, label)

@@ -5,13 +5,14 @@
   for identity fields (``aws_*``, ``xacct_*``) and the provider-choosing keys the guard refuses.
   Then the identity fields are read from the router's own copy of the deployment (found by
   ``model_info.id``), never from the merged request params, which some LiteLLM releases let a
-  request override (1.82.3: role and endpoints; 1.108.7: keys and region), and the guard's caller
+  request override (``_compat.facts``: ``body-overrides``), and the guard's caller
   record is re-checked against the picked deployment: caller authority (:mod:`._authority`) and
   department isolation (:mod:`._isolation`), with deployments looked up in :mod:`._index`.
   ``api_base`` / ``base_url`` are refused on both paths.
 * In-process (SDK, Router): the caller *is* the operator. Fields are read from ``litellm_params``,
-  and, on releases that don't pass them to custom providers (1.82.3), from
-  ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*`` from ``optional_params``.
+  and, on releases that don't pass them to custom providers (``_compat.facts``:
+  ``custom-provider-aws-fields``), from ``logging_obj.model_call_details["litellm_params"]``; ``xacct_*``
+  from ``optional_params``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def refuse_caller_fields(label: str, body: Any) -> None:
     """Raise :class:`CallerFieldError` if a client's request body carries an identity field.
 
     A second line behind the guard, narrower on purpose: by the time the provider runs, the proxy has
-    added its own keys to the body copy's metadata (1.108.7: ``max_retries``, ``model_info``...), so
+    added its own keys to the body copy's metadata (``_compat.facts``: ``body-copy-keys``), so
     there only ``aws_*`` / ``xacct_*`` are refused here."""
     if not isinstance(body, Mapping):
         return

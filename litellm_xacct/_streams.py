@@ -7,9 +7,10 @@ Two things stand between those chunks and a native-looking stream through a *cus
   usage on it, and ends the stream at the first content-less chunk after it. Bedrock sends usage after
   the finish (Converse) or on it (Invoke). :class:`StreamFixer` holds a bare finish back and emits usage
   as its own chunk first.
-* Releases whose wrapper reads custom-provider chunks only as ``GenericStreamingChunk`` dicts (1.82.3,
-  see :mod:`._compat`) get dicts that carry the decoded chunk as ``original_chunk``: that wrapper copies its
-  choices (reasoning, thinking blocks with signatures, every tool call) into the chunk it emits.
+* Releases whose wrapper reads custom-provider chunks only as ``GenericStreamingChunk`` dicts (see
+  :func:`._compat.stream_takes_model_response_stream`) get dicts that carry the decoded chunk as
+  ``original_chunk``: that wrapper copies its choices (reasoning, thinking blocks with signatures, every tool
+  call) into the chunk it emits.
 
 A stream that ends without Bedrock's final event raises (see :mod:`._transport`).
 """
@@ -75,7 +76,7 @@ def _without_usage(chunk: Any) -> Any:
 
 
 def as_generic(chunk: Any) -> dict[str, Any]:
-    """A ``ModelResponseStream`` as the ``GenericStreamingChunk`` dict 1.82.3's wrapper reads, carrying the
+    """A ``ModelResponseStream`` as the ``GenericStreamingChunk`` dict a dict-only wrapper reads, carrying the
     chunk itself as ``original_chunk`` so its whole delta survives."""
     choice = chunk.choices[0] if chunk.choices else None
     delta = choice.delta if choice is not None else None
@@ -135,9 +136,7 @@ async def adecode(config: DeploymentConfig, decoder: Any, chunks: AsyncIterator[
 
 
 def _replayed(response: Any, params: dict[str, Any]) -> Any:
-    from litellm.llms.bedrock.chat.invoke_handler import MockResponseIterator
-
-    return MockResponseIterator(model_response=response, json_mode=bool(params.get("json_mode")))
+    return _compat.replay_iterator(response, bool(params.get("json_mode")))
 
 
 def replay(response: Any, params: dict[str, Any]) -> Iterator[Any]:

@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import litellm
 from botocore.eventstream import EventStreamBuffer, ParserError
-from litellm.llms.custom_httpx.http_handler import HTTPHandler, get_async_httpx_client
 
+from ._compat import SyncHTTP, async_http, sync_http
 from ._config import DeploymentConfig
 from ._credentials import CredentialEngine, Lease
 from ._error_mapping import bedrock_error, error_code, mapped, network_error
@@ -102,7 +101,7 @@ class Transport:
 
     def __init__(self, engine: Callable[[], CredentialEngine]):
         self._engine = engine
-        self._sync: HTTPHandler | None = None
+        self._sync: SyncHTTP | None = None
 
     # -- the one decision ------------------------------------------------------------------------
     def _flow(self, ex: Exchange) -> _Flow:
@@ -204,12 +203,12 @@ class Transport:
 
     def _http(self) -> httpx.Client:
         if self._sync is None:
-            self._sync = HTTPHandler()
+            self._sync = sync_http()
         return self._sync.client
 
 
 def _ahttp() -> httpx.AsyncClient:
-    return get_async_httpx_client(llm_provider=litellm.LlmProviders.BEDROCK).client
+    return async_http()
 
 
 @dataclass

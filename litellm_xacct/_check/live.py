@@ -73,20 +73,19 @@ def _live_one(dep: Deployment, engine: Any, sts_endpoint: str | None, secrets: s
 def _live_native(dep: Deployment, sts_endpoint: str | None, secrets: set[str]) -> list[Finding]:
     """A native ``bedrock/`` deployment's identity, obtained by LiteLLM's own ``BaseAWSLLM.get_credentials``
     (the code its requests run), then GetCallerIdentity. Parameters the installed release does not take
-    (``aws_session_tags`` on 1.82.3) are left out, found from the method's signature."""
-    import inspect
-
+    are left out (:func:`._compat.native_credential_params`, from the method's signature)."""
     import boto3
-    from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
 
-    accepted = set(inspect.signature(BaseAWSLLM.get_credentials).parameters) - {"self"}
+    from .._compat import native_credential_params, native_credentials
+
+    accepted = native_credential_params()
     params = {k: _resolve_env(v) for k, v in dep.params.items() if k in accepted and v is not None}
     if sts_endpoint:
         params["aws_sts_endpoint"] = sts_endpoint
     region = str(params.get("aws_region_name") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
                  or "us-east-1")
     try:
-        creds = BaseAWSLLM().get_credentials(**params)
+        creds = native_credentials(**params)
         frozen = creds.get_frozen_credentials() if hasattr(creds, "get_frozen_credentials") else creds
         secrets.update(s for s in (frozen.access_key, frozen.secret_key, frozen.token) if s)
         sts = boto3.client("sts", region_name=region, endpoint_url=params.get("aws_sts_endpoint"),

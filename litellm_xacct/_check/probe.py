@@ -39,28 +39,21 @@ def run_probe(report: Report, *, sts_endpoint: str | None = None, bedrock_endpoi
               engine: Any = None) -> None:
     """Probe every deployment (see the module docstring). ``sts_endpoint`` / ``bedrock_endpoint`` replace
     every deployment's aws_sts_endpoint / aws_bedrock_runtime_endpoint (for a local stand-in)."""
-    import litellm
-    from litellm.utils import custom_llm_setup
-
     from .. import register
+    from .._compat import probing
     from .._credentials import CredentialEngine
     from .._handler import BedrockXacct
 
     report.probed = True
     engine = engine or CredentialEngine(background=False)
-    previous = list(litellm.custom_provider_map)
-    quiet = litellm.suppress_debug_info
-    litellm.suppress_debug_info = True  # LiteLLM prints a help banner per failed call; the table says it all
-    register(BedrockXacct(engine=engine))
-    try:
-        for dep in report.deployments:
-            dep.probe = _probe_one(litellm, dep, sts_endpoint, bedrock_endpoint)
-            dep.findings += _findings(dep, dep.probe)
-    finally:
-        litellm.suppress_debug_info = quiet
-        litellm.custom_provider_map = previous
-        custom_llm_setup()
-        engine.close()
+    with probing() as completion:  # LiteLLM's help banner off (the table says it all), provider map restored
+        register(BedrockXacct(engine=engine))
+        try:
+            for dep in report.deployments:
+                dep.probe = _probe_one(completion, dep, sts_endpoint, bedrock_endpoint)
+                dep.findings += _findings(dep, dep.probe)
+        finally:
+            engine.close()
 
 
 def _params(dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | None) -> dict[str, Any]:
@@ -76,7 +69,7 @@ def _params(dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | N
     return keep
 
 
-def _probe_one(litellm: Any, dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | None) -> Probe:
+def _probe_one(completion: Any, dep: Deployment, sts_endpoint: str | None, bedrock_endpoint: str | None) -> Probe:
     if dep.route == PROVIDER and dep.config is None:
         return Probe("skipped", message="not probed: fix the errors above first")
     if dep.model_id == "*" or dep.model.endswith("*"):
@@ -85,8 +78,8 @@ def _probe_one(litellm: Any, dep: Deployment, sts_endpoint: str | None, bedrock_
     if mode not in (None, "chat", "completion", "responses"):
         return Probe("skipped", message=f"not probed: model_info.mode is {mode!r}, and the probe sends a chat request")
     try:
-        litellm.completion(model=dep.model, messages=[{"role": "user", "content": PROMPT}], max_tokens=1,
-                           num_retries=0, **_params(dep, sts_endpoint, bedrock_endpoint))
+        completion(model=dep.model, messages=[{"role": "user", "content": PROMPT}], max_tokens=1,
+                   num_retries=0, **_params(dep, sts_endpoint, bedrock_endpoint))
     except Exception as exc:  # every failure is reported in the table, whatever LiteLLM raised
         return classify(exc)
     return Probe("ok")

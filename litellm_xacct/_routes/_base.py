@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import httpx
-import litellm
 
+from .._compat import UnsupportedParamsError
 from .._config import PROVIDER, DeploymentConfig
 
 #: Keys LiteLLM (or a router) leaves among a provider's params that must never reach Bedrock.
@@ -114,7 +114,7 @@ class Route:
             elif key in supported:
                 openai_part[key] = value
             elif not call.drop_params:
-                raise litellm.UnsupportedParamsError(
+                raise UnsupportedParamsError(
                     message=f"{PROVIDER} does not support parameter {key!r} for {self.kind} model "
                     f"{self.config.model} (route {type(self).__name__}). Fix: remove it, or set drop_params: "
                     "true to drop it", model=self.config.model, llm_provider=PROVIDER)

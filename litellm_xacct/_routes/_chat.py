@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-import litellm
 
 from .. import _compat
-from .._litellm_param_gate import caller_params
+from .._compat import caller_params, openai_chat_params
 from ._base import Call, Route
 
 
 class ChatRoute(Route):
     kind = "chat"
     input_key = "messages"
-    openai_names: ClassVar[frozenset[str]] = frozenset(litellm.OPENAI_CHAT_COMPLETION_PARAMS)
+    openai_names: ClassVar[frozenset[str]] = openai_chat_params()
     accept_json = False
     keeps_stream: ClassVar[bool] = False  # the mapped ``stream`` reaches the body transform (Invoke families)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import litellm
-
 from .. import _compat
 from .._config import DeploymentConfig
 from ._base import Call
@@ -16,7 +14,7 @@ from ._chat import ChatRoute
 class ConverseRoute(ChatRoute):
     def __init__(self, config: DeploymentConfig, base_model: str | None = None) -> None:
         super().__init__(config)
-        self.lite = litellm.AmazonConverseConfig()
+        self.lite = _compat.converse_config()
         self.lite_model = config.model  # what LiteLLM's config is asked about (native strips converse/)
 
     def operation(self, stream: bool) -> str:

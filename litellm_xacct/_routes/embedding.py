@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-import litellm
 
 from .. import _compat
 from .._config import DeploymentConfig
@@ -32,14 +31,12 @@ class EmbeddingRoute(Route):
         if model.startswith("arn:") and base_model:
             model = base_model.split("/")[-1]  # an inference profile: the family comes from base_model
         self.lite_model = _strip_region(model)
-        self.lite = _config_for(self.lite_model)
+        self.lite = _compat.embedding_config(self.lite_model)
         if self.lite is None:
             raise ConfigError(config.deployment, "model", f"{config.model!r} is not an embedding model LiteLLM "
                               "maps for Bedrock", "use amazon.titan-embed-text-v2:0, cohere.embed-*, "
                               "amazon.nova-*-embeddings-*, or set model_info.base_model for an inference profile")
-        from litellm.llms.bedrock.base_aws_llm import BaseAWSLLM
-
-        self.family = BaseAWSLLM.get_bedrock_embedding_provider(self.lite_model)
+        self.family = _compat.embedding_family(self.lite_model)
 
     def supported(self) -> list[str]:
         return list(self.lite.get_supported_openai_params())
@@ -57,42 +54,20 @@ class EmbeddingRoute(Route):
     def parse(self, call: Call, responses: list[httpx.Response]) -> Any:
         bodies, logging_obj = call.bodies, call.logging_obj
         if self.family == "cohere":
-            # native's reader: the v1 config (list-of-vectors answers), not the v2 one (by-type only)
-            from litellm.llms.cohere.embed.v1_transformation import CohereEmbeddingConfig
-
-            return CohereEmbeddingConfig()._transform_response(
+            return _compat.cohere_embedding_answer(
                 response=responses[0], api_key=None, logging_obj=logging_obj, data=bodies[0],
-                model_response=call.kw["model_response"], model=self.lite_model, encoding=litellm.encoding,
-                input=list(call.kw["input"]))
-        from litellm.llms.bedrock.embed.embedding import BedrockEmbedding
-
+                model_response=call.kw["model_response"], model=self.lite_model, input=list(call.kw["input"]))
         for body, response in zip(bodies, responses, strict=True):
             logging_obj.post_call(input=body, api_key="", original_response=response.text,
                                   additional_args={"complete_input_dict": body})
-        return _compat.embedding_call(BedrockEmbedding(), "_transform_response",
-                                      response_list=[r.json() for r in responses], model=self.lite_model,
-                                      provider=self.family, is_async_invoke=False, batch_data=bodies)
+        return _compat.bedrock_embedding_answer(response_list=[r.json() for r in responses], model=self.lite_model,
+                                                provider=self.family, is_async_invoke=False, batch_data=bodies)
 
 
 def _strip_region(model: str) -> str:
     # cross-region ids (us.cohere.embed-v4:0) name the same family as the plain id
     head, _, rest = model.partition(".")
     return rest if len(head) == 2 and rest else model
-
-
-def _config_for(model: str) -> Any:
-    """The config ``get_optional_params_embeddings`` uses for a Bedrock embedding model (None: unmapped)."""
-    if "amazon.titan-embed-text-v1" in model or "amazon.titan-embed-g1-text-02" in model:
-        return litellm.AmazonTitanG1Config()
-    if "amazon.titan-embed-image-v1" in model:
-        return litellm.AmazonTitanMultimodalEmbeddingG1Config()
-    if "amazon.titan-embed-text-v2:0" in model:
-        return litellm.AmazonTitanV2Config()
-    if "cohere.embed" in model:
-        return litellm.BedrockCohereEmbeddingConfig()
-    if "nova" in model.lower() and hasattr(litellm, "AmazonNovaEmbeddingConfig"):
-        return litellm.AmazonNovaEmbeddingConfig()
-    return None
 
 
 __all__ = ["EmbeddingRoute"]

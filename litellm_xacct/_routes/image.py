@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from litellm.llms.bedrock.image_generation.image_handler import BedrockImageGeneration
 
+from .. import _compat
 from .._config import DeploymentConfig
 from ._base import UNVALIDATED, Call, Route
 
@@ -30,8 +30,8 @@ class ImageRoute(Route):
         if model.startswith("arn:") and base_model:
             model = base_model.split("/")[-1]
         self.lite_model = model
-        self.handler = BedrockImageGeneration()
-        self.lite = BedrockImageGeneration.get_config_class(model=model)
+        self.handler = _compat.image_handler()
+        self.lite = _compat.image_config(model)
 
     def supported(self) -> list[str]:
         return list(self.lite.get_supported_openai_params(model=self.lite_model))

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from litellm.llms.bedrock.common_utils import get_bedrock_chat_config
-
 from .. import _compat
 from .._config import DeploymentConfig
 from .._errors import ConfigError
@@ -42,19 +40,16 @@ class InvokeRoute(ChatRoute):
             raise ConfigError(config.deployment, "model", f"invoke/{config.model!r} names no model family LiteLLM "
                               "knows for InvokeModel", "use a model id such as invoke/anthropic.claude-..., or "
                               "set model_info.base_model to the model behind this inference profile")
-        self.lite = get_bedrock_chat_config(self.lite_model)
+        self.lite = _compat.invoke_chat_config(self.lite_model)
 
     def decoder(self, call: Call, *, sync: bool) -> Any:
         return _compat.stream_decoder(self.family, self.lite_model, bool(call.params.get("json_mode")), sync=sync)
 
 
 def _family(model: str) -> str | None:
-    from litellm.llms.bedrock.chat.invoke_transformations.base_invoke_transformation import AmazonInvokeConfig
-
     if model.startswith("arn:") and ":application-inference-profile/" in model:
         return None  # an opaque id: no family in it
-    found = AmazonInvokeConfig.get_bedrock_invoke_provider(model)
-    return str(found) if found else None
+    return _compat.invoke_family(model)
 
 
 def anthropic_family(model: str, base_model: str | None) -> bool:

@@ -1,4 +1,5 @@
-"""OpenAI params for ``bedrock-xacct`` chat routes: accepted and mapped exactly as native ``bedrock/``.
+"""LiteLLM's param lists and gates: OpenAI params for ``bedrock-xacct`` chat routes, accepted and mapped
+exactly as native ``bedrock/``; LiteLLM's own param names (which a proxy caller may not send).
 
 How LiteLLM treats a custom provider's chat params (both releases):
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .facts import differs
+
 _INSTALLED_MARK = "_xacct_bedrock_params"
 
 
@@ -38,7 +41,8 @@ def _is_bedrock_model(model: str) -> bool:
 
 
 def bedrock_supported(model: str) -> list[str]:
-    """What native ``bedrock/<model>`` accepts: the route's own LiteLLM config (Converse unless ``invoke/``)."""
+    """What native ``bedrock/<model>`` accepts: the route's own LiteLLM config (Converse unless ``invoke/``),
+    every release."""
     import litellm
     from litellm.llms.bedrock.common_utils import get_bedrock_chat_config
 
@@ -48,6 +52,11 @@ def bedrock_supported(model: str) -> list[str]:
     return list(litellm.AmazonConverseConfig().get_supported_openai_params(plain))
 
 
+@differs("custom-provider chat params gate", on={
+    "1.82.3": "``LlmProviders.CUSTOM`` config in ``ProviderConfigManager``'s map",
+    "1.108.7": "the same"},
+    detected="``hasattr(ProviderConfigManager, '_build_provider_config_map')``: without a map, nothing is "
+             "installed (``allowed_openai_params`` is the way)")
 def install() -> bool:
     """Register the widened supported-params answer for custom providers (idempotent). Returns False when this
     LiteLLM has no provider-config map to register in (then ``allowed_openai_params`` is the way)."""
@@ -84,9 +93,64 @@ def install() -> bool:
     return True
 
 
+def openai_chat_params() -> frozenset[str]:
+    """LiteLLM's list of OpenAI chat params (``litellm.OPENAI_CHAT_COMPLETION_PARAMS``, every release)."""
+    import litellm
+
+    return frozenset(litellm.OPENAI_CHAT_COMPLETION_PARAMS)
+
+
+def drop_params_default() -> bool:
+    """LiteLLM's process-wide ``litellm.drop_params`` (every release): a deployment's own setting wins."""
+    import litellm
+
+    return bool(litellm.drop_params)
+
+
+@differs("where LiteLLM lists its own params", on={
+    "1.82.3": "``all_litellm_params`` in ``litellm.types.utils``, ``litellm.utils`` and ``litellm.main``",
+    "1.108.7": "not in ``litellm.main``"},
+    detected="each module imported and its ``all_litellm_params`` read if it has one; ``GenericLiteLLMParams`` "
+             "if importable")
+def litellm_param_names() -> set[str]:
+    """LiteLLM's own param lists, found by feature detection (their home moved between releases)."""
+    import importlib
+
+    names: set[str] = set()
+    for module_name in ("litellm.types.utils", "litellm.utils", "litellm.main"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        listed = getattr(module, "all_litellm_params", None)
+        if isinstance(listed, (list, tuple, set, frozenset)):
+            names.update(str(n) for n in listed)
+    try:
+        from litellm.types.router import GenericLiteLLMParams
+
+        names.update(GenericLiteLLMParams.model_fields)
+    except ImportError:
+        pass
+    return names
+
+
+@differs("body params the proxy refuses itself", on={
+    "1.82.3": "none", "1.108.7": "``auth_utils._BANNED_REQUEST_BODY_PARAMS``"},
+    detected="``getattr(litellm.proxy.auth.auth_utils, '_BANNED_REQUEST_BODY_PARAMS', ())``")
+def proxy_banned_body_params() -> set[str]:
+    """1.108.7's proxy refuses some body params itself (``_BANNED_REQUEST_BODY_PARAMS``); 1.82.3 has no
+    such list. Body-level names: the proxy writes some of them into ``metadata`` itself."""
+    try:
+        from litellm.proxy.auth import auth_utils
+    except ImportError:
+        return set()
+    banned = getattr(auth_utils, "_BANNED_REQUEST_BODY_PARAMS", ())
+    return {n for n in banned if isinstance(n, str)}
+
+
 def caller_params(optional_params: Mapping[str, Any], logging_obj: Any) -> dict[str, Any]:
     """The caller's params before LiteLLM's generic custom-provider mapping: OpenAI params as the caller
-    sent them (logged by LiteLLM), everything else as handed to the provider."""
+    sent them (logged by LiteLLM, the same on every release), everything else as handed to the provider."""
     import litellm
 
     logged = getattr(logging_obj, "optional_params", None)
