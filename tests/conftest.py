@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+def _one_ast_parse_at_a_time() -> None:
+    """Python 3.11's AST constructor keeps its recursion depth in interpreter-wide state, so two threads
+    parsing at once can fail with ``SystemError: AST constructor recursion depth mismatch``
+    (python/cpython#106905, pytest-dev/pytest#10763). In this suite pytest parses test source to render an
+    (expected) failure while LiteLLM's logging threads format the same stream error's traceback, which
+    3.11's ``traceback`` module parses for its carets: it crashed a whole run (INTERNALERROR) about one
+    run in five on LiteLLM 1.82.3. Both go through ``ast.parse``; here they take turns. Test harness only:
+    the package never parses source."""
+    original = ast.parse
+    if getattr(original, "_xacct_serialised", False):
+        return
+    lock = threading.RLock()
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(*args, **kwargs)
+
+    parse._xacct_serialised = True  # type: ignore[attr-defined]
+    ast.parse = parse  # type: ignore[assignment]
+
+
+_one_ast_parse_at_a_time()
 
 from litellm_xacct.testing import LocalAWS, Role  # noqa: E402
 
