@@ -351,3 +351,18 @@ def test_testing_page_example_runs() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_readme_measured_figures_are_in_their_result_files() -> None:
+    """Every figure the README's "Measured" table quotes (each in backticks) stands in the result file its row
+    names, so a rerun that changes a figure fails here until the README follows."""
+    section = read(ROOT / "README.md").split("## Measured", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and line.rstrip().endswith("` |")]
+    assert len(rows) >= 5, section
+    for row in rows:
+        name = row.rstrip(" |").rsplit("`", 2)[1]
+        text = (RESULTS / f"{name}.txt").read_text(encoding="utf-8")
+        figures = re.findall(r"`([^`]+)`", row.rsplit("|", 2)[0])
+        assert figures, row
+        for figure in figures:
+            assert figure in text, f"README Measured row {name}: {figure!r} is not in benchmarks/results/{name}.txt"
